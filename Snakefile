@@ -1,0 +1,41 @@
+# softtopic: raw corpus -> vocabulary -> LM soft labels -> topic models per tau/K -> metrics -> plots.
+#
+# Output layout ({corpus}, {lm}, {prompt} are config names; {K}, {tau}, {seed} numbers):
+#   data/raw/{corpus}.jsonl                            raw corpus (tracked by data.dvc)
+#   results/{corpus}/corpus/documents.parquet          prepared table: doc_id, text, label, source_row
+#   results/{corpus}/corpus/report.json                malformed rows, empty texts, duplicates
+#   results/{corpus}/vocabulary/vocabulary.txt         one word per line, most frequent first
+#   results/{corpus}/vocabulary/bow.npz                documents x vocabulary counts (scipy CSR)
+#   resources/lm/{lm}/lm.json                          the LM, made loadable offline once
+#   results/{corpus}/lm/{lm}/{prompt}/logits.npy       documents x |V| next-token logits (fp32, tau-free)
+#   results/{corpus}/lm/{lm}/{prompt}/hidden.npy       documents x d last hidden state (fp32)
+#   results/{corpus}/lm/{lm}/{prompt}/meta.json        throughput, shared sub-tokens, truncation
+#   results/{corpus}/models/dsl/{lm}/{prompt}/K{K}/tau{tau}/seed{seed}/output.npz
+#   results/{corpus}/models/{baseline}/K{K}/seed{seed}/output.npz
+#   results/{corpus}/metrics/<run>.json                metrics of one output.npz (<run>: path under models/)
+#   reports/{corpus}/metrics.csv                       one row per run
+#   reports/temperature_sweep.pdf                      each metric against tau, mean +- sd over seeds
+# logs/ and benchmarks/ mirror these paths.
+
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/corpus.smk"
+include: "rules/vocabulary.smk"
+include: "rules/lm.smk"
+include: "rules/train.smk"
+include: "rules/metrics.smk"
+include: "rules/plots.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        get_final_output(),

@@ -1,0 +1,123 @@
+import os
+import re
+from pathlib import Path
+
+from softtopic.config import validate_config
+from softtopic.sources import PACKAGED_CORPORA
+
+# Validate and complete the config before any job runs (defaults come from the schema).
+config.update(
+    validate_config(config, Path(workflow.basedir) / "config" / "schema.yaml", root=".")
+)
+
+# Scripts import softtopic from src/, also inside per-rule conda environments.
+os.environ.update(PYTHONPATH=str(Path(workflow.basedir) / "src"))
+
+
+def _alternatives(names):
+    """A regex matching exactly these names (or nothing at all)."""
+    return "|".join(re.escape(n) for n in names) or "(?!x)x"
+
+
+wildcard_constraints:
+    corpus=_alternatives(config["corpora"]),
+    lm=_alternatives(config["lms"]),
+    prompt=_alternatives(config["prompts"]),
+    baseline="prodlda|lda",
+    K=r"\d+",
+    tau=r"\d+(\.\d+)?",
+    seed=r"\d+",
+
+
+def tau_label(tau):
+    """How a temperature appears in paths: 3 -> '3', 0.5 -> '0.5'."""
+    return f"{tau:g}"
+
+
+def run_ids(corpus):
+    """Every model run of the configured grid, as its path under results/{corpus}/models/."""
+    grid = config["run"]
+    runs = []
+    for model in grid["models"]:
+        for k in grid["num_topics"]:
+            for seed in grid["seeds"]:
+                if model != "dsl":
+                    runs.append(f"{model}/K{k}/seed{seed}")
+                    continue
+                for lm in grid["lms"]:
+                    for prompt in grid["prompts"]:
+                        for tau in grid["temperatures"]:
+                            runs.append(
+                                f"dsl/{lm}/{prompt}/K{k}/tau{tau_label(tau)}/seed{seed}"
+                            )
+    return runs
+
+
+def get_final_output():
+    return ["reports/temperature_sweep.pdf"] + [
+        f"reports/{corpus}/metrics.csv" for corpus in config["run"]["corpora"]
+    ]
+
+
+def raw_corpus(wildcards):
+    return config["corpora"][wildcards.corpus]["path"]
+
+
+def corpus_settings(wildcards):
+    settings = dict(config["corpora"][wildcards.corpus])
+    settings.pop("packaged", None)
+    return settings
+
+
+def packaged_source(wildcards):
+    return config["corpora"][wildcards.corpus]["packaged"]
+
+
+def lm_source(wildcards):
+    return config["lms"][wildcards.lm]["source"]
+
+
+def lm_settings(wildcards):
+    settings = dict(config["lms"][wildcards.lm])
+    settings.pop("source")
+    return settings
+
+
+def lm_shard_dir(wildcards):
+    """Where the LM stage keeps finished shards so that a killed run resumes."""
+    return f"results/{wildcards.corpus}/lm/{wildcards.lm}/{wildcards.prompt}/shards"
+
+
+def prompt_instruction(wildcards):
+    return config["prompts"][wildcards.prompt]
+
+
+def training_settings(model):
+    """Hyperparameters of one model family, as a params function."""
+
+    def settings(wildcards):
+        return config["training"][model]
+
+    return settings
+
+
+def training_settings_of_baseline(wildcards):
+    return config["training"][wildcards.baseline]
+
+
+def reference_documents(wildcards):
+    """The coherence reference corpus: the corpus itself unless the config names another."""
+    reference = config["metrics"]["coherence_reference"]
+    corpus = wildcards.corpus if reference == "self" else reference
+    return f"results/{corpus}/corpus/documents.parquet"
+
+
+def run_metric_files(wildcards):
+    return [
+        f"results/{wildcards.corpus}/metrics/{run}.json"
+        for run in run_ids(wildcards.corpus)
+    ]
+
+
+def metric_tables(wildcards):
+    return [f"reports/{corpus}/metrics.csv" for corpus in config["run"]["corpora"]]

@@ -1,0 +1,16 @@
+rule build_vocabulary:
+    input:
+        documents="results/{corpus}/corpus/documents.parquet",
+    output:
+        vocabulary="results/{corpus}/vocabulary/vocabulary.txt",
+        bow="results/{corpus}/vocabulary/bow.npz",
+    log:
+        "logs/{corpus}/vocabulary.log",
+    benchmark:
+        "benchmarks/{corpus}/vocabulary.tsv"
+    conda:
+        "../envs/data.yaml"
+    params:
+        vocabulary=config["vocabulary"],
+    script:
+        "../scripts/build_vocabulary.py"

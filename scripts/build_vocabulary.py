@@ -1,0 +1,28 @@
+"""Prepared documents -> word vocabulary (most frequent first) and the bag-of-words matrix."""
+
+from pathlib import Path
+
+import pandas as pd
+import scipy.sparse as sp
+
+from softtopic.vocabulary import bag_of_words, build_vocabulary, tokenize
+from softtopic.workflow import script_logging
+
+
+def main(snakemake):
+    log = script_logging(snakemake.log[0])
+    settings = snakemake.params.vocabulary
+    texts = pd.read_parquet(snakemake.input.documents, columns=["text"])["text"]
+    tokens = [tokenize(text, settings["min_word_length"]) for text in texts]
+    vocabulary = build_vocabulary(tokens, settings["size"])
+    if len(vocabulary) < settings["size"]:
+        log.warning("only %d distinct words, fewer than vocabulary.size = %d", len(vocabulary), settings["size"])
+    bow = bag_of_words(tokens, vocabulary)
+    Path(snakemake.output.vocabulary).write_text("\n".join(vocabulary) + "\n")
+    sp.save_npz(snakemake.output.bow, bow)
+    empty = int((bow.getnnz(axis=1) == 0).sum())
+    log.info("vocabulary of %d words; %d documents, %d with an empty BoW", len(vocabulary), bow.shape[0], empty)
+
+
+if __name__ == "__main__":
+    main(snakemake)  # noqa: F821 (injected by Snakemake's script directive)

@@ -1,0 +1,71 @@
+"""Prepared documents + vocabulary + LM -> tau-free logits over V, last hidden states, and metadata."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import transformers
+
+from softtopic.lm import extract, load_lm, pick_device
+from softtopic.prompting import PromptTemplate, project_vocabulary, truncate_document
+from softtopic.workflow import script_logging
+
+
+def context_limit(model, tokenizer) -> int | None:
+    """The longest prompt the model accepts, if it says."""
+    limits = [getattr(model.config, "max_position_embeddings", None), tokenizer.model_max_length]
+    limits = [n for n in limits if isinstance(n, int) and 0 < n < 10**7]
+    return min(limits) if limits else None
+
+
+def main(snakemake):
+    log = script_logging(snakemake.log[0])
+    settings = snakemake.params.lm
+    torch.set_num_threads(snakemake.threads)
+    device = pick_device(settings["device"])
+    model, tokenizer = load_lm(snakemake.input.manifest, settings["dtype"], device)
+    vocabulary = Path(snakemake.input.vocabulary).read_text().split()
+    projection = project_vocabulary(tokenizer, vocabulary)
+    if projection.shared_words:
+        log.warning(
+            "%d of %d vocabulary words share their first LM sub-token with another word and get identical "
+            "logits, e.g. %s",
+            projection.shared_words, len(vocabulary), projection.summary(3)["example_groups"],
+        )
+    template = PromptTemplate(snakemake.params.instruction)
+    max_tokens = settings["max_document_tokens"]
+    limit = context_limit(model, tokenizer)
+    if limit is not None:
+        max_tokens = max(1, min(max_tokens, limit - template.overhead_tokens(tokenizer) - 2))
+    texts = pd.read_parquet(snakemake.input.documents, columns=["text"])["text"].tolist()
+    cut = [truncate_document(tokenizer, text, max_tokens) for text in texts]
+    prompts = [template.render(text) for text, _ in cut]
+    manifest = json.loads(Path(snakemake.input.manifest).read_text())
+    logits, hidden, stats = extract(
+        model, tokenizer, prompts, projection.token_ids, snakemake.params.shard_dir,
+        batch_size=settings["batch_size"], batches_per_shard=settings["shard_batches"],
+        settings={"dtype": settings["dtype"], "device": device, "lm": manifest},
+    )
+    np.save(snakemake.output.logits, logits)
+    np.save(snakemake.output.hidden, hidden)
+    meta = {
+        "lm": manifest,
+        "dtype": settings["dtype"],
+        "device": device,
+        "instruction": template.instruction,
+        "max_document_tokens": max_tokens,
+        "documents_truncated": int(sum(was_cut for _, was_cut in cut)),
+        "projection": projection.summary(),
+        "extraction": stats.as_dict(),
+        "versions": {"torch": torch.__version__, "transformers": transformers.__version__},
+    }
+    Path(snakemake.output.meta).write_text(json.dumps(meta, indent=2) + "\n")
+    shutil.rmtree(snakemake.params.shard_dir)
+    log.info("LM pass: %s", stats.as_dict())
+
+
+if __name__ == "__main__":
+    main(snakemake)  # noqa: F821 (injected by Snakemake's script directive)

@@ -1,0 +1,25 @@
+"""Raw table -> prepared documents (doc_id, text, label, source_row) and a report of what was dropped."""
+
+from softtopic.corpus import prepare_corpus, read_table, subsample, write_report
+from softtopic.workflow import script_logging
+
+
+def main(snakemake):
+    log = script_logging(snakemake.log[0])
+    settings = snakemake.params.corpus
+    frame, report = read_table(snakemake.input.raw, settings["format"])
+    documents = prepare_corpus(
+        frame, report, settings["text_column"], settings["label_column"], settings["drop_duplicates"]
+    )
+    if settings["sample"] is not None:
+        documents = subsample(documents, settings["sample"], settings["sample_seed"])
+        report.sampled_to = len(documents)
+    for problem in report.malformed:
+        log.warning("malformed row skipped: %s", problem)
+    documents.to_parquet(snakemake.output.documents, index=False)
+    write_report(report, snakemake.output.report)
+    log.info("%s", report.as_dict() | {"malformed": f"{len(report.malformed)} rows (listed above)"})
+
+
+if __name__ == "__main__":
+    main(snakemake)  # noqa: F821 (injected by Snakemake's script directive)

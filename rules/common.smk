@@ -59,12 +59,25 @@ def get_final_output():
     ]
 
 
+def settings_of(section):
+    """A config section as params, keys sorted: Snakemake compares params by their repr, so the key
+    order of a config file must not decide whether a job reruns."""
+    return {key: section[key] for key in sorted(section)}
+
+
+def packaged_corpora():
+    """Names of the corpora that the materialise_corpus rule writes from a registry package."""
+    return [
+        n for n, c in config["corpora"].items() if c.get("packaged") in PACKAGED_CORPORA
+    ]
+
+
 def raw_corpus(wildcards):
     return config["corpora"][wildcards.corpus]["path"]
 
 
 def corpus_settings(wildcards):
-    settings = dict(config["corpora"][wildcards.corpus])
+    settings = settings_of(config["corpora"][wildcards.corpus])
     settings.pop("packaged", None)
     return settings
 
@@ -78,7 +91,7 @@ def lm_source(wildcards):
 
 
 def lm_settings(wildcards):
-    settings = dict(config["lms"][wildcards.lm])
+    settings = settings_of(config["lms"][wildcards.lm])
     settings.pop("source")
     return settings
 
@@ -96,13 +109,17 @@ def training_settings(model):
     """Hyperparameters of one model family, as a params function."""
 
     def settings(wildcards):
-        return config["training"][model]
+        return settings_of(config["training"][model])
 
     return settings
 
 
 def training_settings_of_baseline(wildcards):
-    return config["training"][wildcards.baseline]
+    return settings_of(config["training"][wildcards.baseline])
+
+
+def vocabulary_settings(wildcards):
+    return settings_of(config["vocabulary"])
 
 
 def reference_documents(wildcards):

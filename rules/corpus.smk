@@ -6,13 +6,7 @@ rule materialise_corpus:
     benchmark:
         "benchmarks/data/raw/{corpus}.tsv"
     wildcard_constraints:
-        corpus=_alternatives(
-            [
-                n
-                for n, c in config["corpora"].items()
-                if c.get("packaged") in PACKAGED_CORPORA
-            ]
-        ),
+        corpus=_alternatives(packaged_corpora()),
     conda:
         "../envs/data.yaml"
     params:

@@ -35,6 +35,15 @@ include: "rules/metrics.smk"
 include: "rules/plots.smk"
 
 
+# Rules that need the package registries or the hub, or are too small to submit to a cluster.
+localrules:
+    all,
+    materialise_corpus,
+    acquire_lm,
+    collect_metrics,
+    plot_temperature_sweep,
+
+
 rule all:
     default_target: True
     input:

@@ -62,3 +62,11 @@ def test_extract_dedupes_and_resumes_identically(smollm2, prompts, tmp_path):
     _, _, other = extract(model, tokenizer, prompts, ids[:5], shards, batch_size=2, batches_per_shard=1,
                           progress=False)
     assert other.shards_resumed == 0
+
+
+def test_unreachable_hub_model_is_explained(tmp_path):
+    from softtopic.lm import acquire_lm
+
+    with pytest.raises(OSError, match="could not fetch LM 'no-such-org/no-such-model-7f3a'.*local directory"):
+        acquire_lm("no-such-org/no-such-model-7f3a", tmp_path)
+    assert not (tmp_path / "lm.json").exists()

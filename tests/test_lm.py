@@ -67,6 +67,6 @@ def test_extract_dedupes_and_resumes_identically(smollm2, prompts, tmp_path):
 def test_unreachable_hub_model_is_explained(tmp_path):
     from softtopic.lm import acquire_lm
 
-    with pytest.raises(OSError, match="could not fetch LM 'no-such-org/no-such-model-7f3a'.*local directory"):
+    with pytest.raises(OSError, match="(?s)could not fetch LM 'no-such-org/no-such-model-7f3a'.*local directory"):
         acquire_lm("no-such-org/no-such-model-7f3a", tmp_path)
     assert not (tmp_path / "lm.json").exists()

@@ -15,7 +15,7 @@ import shutil
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -185,7 +185,6 @@ class ExtractionStats:
     shards_total: int = 0
     shards_resumed: int = 0
     head_check_max_error: float | None = None
-    extra: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         rate = self.tokens_computed / self.seconds_computing if self.seconds_computing else None
@@ -199,7 +198,6 @@ class ExtractionStats:
             "shards_total": self.shards_total,
             "shards_resumed": self.shards_resumed,
             "head_check_max_abs_error": self.head_check_max_error,
-            **self.extra,
         }
 
 

@@ -10,6 +10,8 @@ the decoder must reconstruct:
 
 from __future__ import annotations
 
+from abc import abstractmethod
+
 import numpy as np
 import torch
 from torch import nn
@@ -98,20 +100,23 @@ class _NeuralTopicModel(TopicModel):
         self._rows: np.ndarray | None = None
         self._theta: np.ndarray | None = None
 
-    # subclass hooks
-    tau: float = 1.0
+    tau: float = 1.0  # the decoder's temperature; DSL sets it to the target's
 
+    @abstractmethod
     def rows(self, data: TopicData) -> np.ndarray:
-        raise NotImplementedError
+        """Which documents the model trains on."""
 
+    @abstractmethod
     def inputs(self, data: TopicData, rows: np.ndarray) -> torch.Tensor:
-        raise NotImplementedError
+        """What the encoder reads."""
 
+    @abstractmethod
     def targets(self, data: TopicData, rows: np.ndarray) -> torch.Tensor:
-        raise NotImplementedError
+        """What the decoder reconstructs."""
 
+    @abstractmethod
     def reconstruction(self, target: torch.Tensor, prediction: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+        """Reconstruction loss per document."""
 
     def fit(self, data: TopicData, seed: int) -> list[float]:
         torch.manual_seed(seed)

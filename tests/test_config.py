@@ -66,3 +66,4 @@ def test_snakemake_stops_before_any_job_on_a_bad_value(tmp_path, config):
     assert result.returncode != 0
     assert "run.temperatures[0]" in result.stdout + result.stderr
     assert not (tmp_path / "results").exists()
+

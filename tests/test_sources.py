@@ -39,3 +39,12 @@ def test_materialised_corpus_is_what_data_dvc_records(tmp_path):
     (recorded,) = yaml.safe_load((REPO / "data.dvc").read_text())["outs"]
     assert recorded["md5"] == hashlib.md5(listing.encode()).hexdigest() + ".dir"
     assert recorded["nfiles"] == 1
+
+
+def test_non_utf8_article_is_read_and_reported(caplog):
+    with caplog.at_level("WARNING", logger="softtopic.sources"):
+        records = bbc_records()
+    (message,) = [r.getMessage() for r in caplog.records]
+    assert message.endswith("is not UTF-8; read as Latin-1")
+    source = message.split(" is not")[0]
+    assert any(r["source"] == source and r["text"] for r in records)

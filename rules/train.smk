@@ -14,7 +14,7 @@ rule train_dsl:
         "../envs/train.yaml"
     params:
         model="dsl",
-        hyperparameters=training_settings("dsl"),
+        hyperparameters=training_settings,
         top_words=config["metrics"]["top_words"],
     script:
         "../scripts/train_model.py"
@@ -34,7 +34,7 @@ rule train_baseline:
         "../envs/train.yaml"
     params:
         model="{baseline}",
-        hyperparameters=training_settings_of_baseline,
+        hyperparameters=training_settings,
         top_words=config["metrics"]["top_words"],
     script:
         "../scripts/train_model.py"

@@ -11,6 +11,6 @@ rule build_vocabulary:
     conda:
         "../envs/data.yaml"
     params:
-        vocabulary=vocabulary_settings,
+        vocabulary=config["vocabulary"],
     script:
         "../scripts/build_vocabulary.py"

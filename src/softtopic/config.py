@@ -69,6 +69,16 @@ def _resolve(ref: str, root: dict) -> dict:
     return node
 
 
+def _sorted_keys(value):
+    """The same data with every mapping's keys sorted (lists keep their order). Snakemake compares
+    params by their repr, so the key order of a config file must not decide whether a job reruns."""
+    if isinstance(value, dict):
+        return {key: _sorted_keys(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted_keys(item) for item in value]
+    return value
+
+
 def validate_schema(config: dict, schema: dict) -> dict:
     """A copy of `config` completed with defaults; raises ConfigError naming the first bad key."""
     config = copy.deepcopy(config)
@@ -140,7 +150,8 @@ def check_lm(name: str, lm: dict, root: Path) -> None:
 
 
 def validate_config(config: dict, schema_path: str | Path, root: str | Path = ".") -> dict:
-    """Schema, defaults and cross-checks; returns the completed config or raises ConfigError."""
+    """Schema, defaults and cross-checks; returns the completed config (mapping keys sorted) or raises
+    ConfigError."""
     schema = yaml.safe_load(Path(schema_path).read_text())
     config = validate_schema(config, schema)
     root = Path(root)
@@ -156,4 +167,4 @@ def validate_config(config: dict, schema_path: str | Path, root: str | Path = ".
     if "dsl" in config["run"]["models"]:
         for name in config["run"]["lms"]:
             check_lm(name, config["lms"][name], root)
-    return config
+    return _sorted_keys(config)

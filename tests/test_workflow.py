@@ -72,6 +72,17 @@ def test_second_run_has_nothing_to_do(tiny_run):
     assert "Nothing to be done" in snakemake(tiny_run, REPO / "config" / "test" / "config.yaml", "-n")
 
 
+def test_keys_in_another_order_have_nothing_to_do(tiny_run, tmp_path):
+    def reverse(value):
+        return {k: reverse(value[k]) for k in reversed(list(value))} if isinstance(value, dict) else value
+
+    config = yaml.safe_load((REPO / "config" / "test" / "config.yaml").read_text())
+    path = tmp_path / "reordered.yaml"
+    path.write_text(yaml.safe_dump(reverse(config), sort_keys=False))
+    assert path.read_text().startswith("metrics:")
+    assert "Nothing to be done" in snakemake(tiny_run, path, "-n")
+
+
 def test_a_new_temperature_costs_no_lm_pass(tiny_run, tmp_path):
     config = yaml.safe_load((REPO / "config" / "test" / "config.yaml").read_text())
     config["run"]["temperatures"] = [1, 3, 7]

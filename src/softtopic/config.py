@@ -121,15 +121,18 @@ def check_corpus(name: str, corpus: dict, root: Path, num_topics: int | None = N
         )
     try:
         columns, rows = scan_table(path, corpus["format"], corpus["quoting"], corpus["encoding"])
-        if num_topics is not None:
-            sample = corpus["sample"]
-            check_size(rows if sample is None else min(rows, sample), num_topics, name, "rows at most")
     except CorpusError as error:
         raise ConfigError(f"config key '{key}': {error}") from None
     for column_key in ("text_column", "label_column"):
         column = corpus[column_key]
         if column is not None and column not in columns:
             raise ConfigError(f"config key '{key}.{column_key}' = '{column}' is not a column of {path}; columns: {columns}")
+    if num_topics is not None:
+        sample = corpus["sample"]
+        try:
+            check_size(rows if sample is None else min(rows, sample), num_topics, name, "rows at most")
+        except CorpusError as error:
+            raise ConfigError(f"config key '{key}': {error}") from None
 
 
 def check_lm(name: str, lm: dict, root: Path) -> None:

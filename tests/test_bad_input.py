@@ -270,3 +270,11 @@ def test_the_console_shows_the_corpus_summary_and_the_vocabulary_error(tmp_path)
     assert "EmptyVocabularyError: corpus 'mine': none of its 3 documents has a word that passes" in log
     assert "Error in rule build_vocabulary" in console and "none of its 3 documents" in console
     assert not (tmp_path / "results/mine/vocabulary").exists()
+
+
+def test_a_stray_quote_in_a_csv_names_every_line_it_covers(tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_text('text,label\n5" screen,a\nnext row,b\nmore "x,c\nlast,d\n')
+    documents, report = read(path)
+    assert report.malformed == [f"{path}:2: 4 fields, header has 2 (lines 2-4)"]
+    assert documents["text"].tolist() == ["last"]

@@ -168,8 +168,8 @@ def split_quoted(text: str, delimiter: str) -> list[str]:
 
 
 def _records(lines: list[str], delimiter: str, quoting: str):
-    """(first line number, fields or the ValueError) per record. With quoting 'none' a record is a
-    line; with 'csv' a line break inside quotes continues the record (counted in the report)."""
+    """(first line number, fields or the ValueError, lines covered) per record. With quoting 'none' a
+    record is a line; with 'csv' a line break inside quotes continues the record (counted in the report)."""
     number = 0
     while number < len(lines):
         start, text = number + 1, lines[number]
@@ -201,15 +201,15 @@ def _read_delimited(path: Path, delimiter: str, quoting: str, encoding: str, rep
         if isinstance(record, list) and record == [""]:
             continue  # a blank line
         report.rows_read += 1
+        lines = f" (lines {line}-{line + span - 1})" if span > 1 else ""
         if isinstance(record, ValueError):
-            lines = f"lines {line}-{line + span - 1}" if span > 1 else f"line {line}"
-            report.skip(path, line, f"{record} ({lines})")
+            report.skip(path, line, f"{record}{lines or f' (line {line})'}")
             continue
         if len(record) != len(header):
             hint = ""
             if quoting == "none" and record[0].startswith('"'):
                 hint = "; it starts with a quote: if the file quotes fields, set `quoting: csv`"
-            report.skip(path, line, f"{len(record)} fields, header has {len(header)}{hint}")
+            report.skip(path, line, f"{len(record)} fields, header has {len(header)}{lines}{hint}")
             continue
         if span > 1:
             report.multiline.append(line)

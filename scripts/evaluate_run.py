@@ -4,7 +4,7 @@ import json
 
 import pandas as pd
 
-from softtopic.metrics.clustering import clustering_scores
+from softtopic.metrics.clustering import labelled_clustering_scores
 from softtopic.metrics.coherence import coherence
 from softtopic.metrics.diversity import inverted_rbo, topic_diversity
 from softtopic.output import ModelOutput
@@ -18,10 +18,10 @@ def main(snakemake):
     row = {key: output.config.get(key) for key in ("corpus", "model", "lm", "prompt", "num_topics", "tau", "seed")}
     row["documents"] = len(output.doc_index)
     labels = pd.read_parquet(snakemake.input.documents, columns=["label"])["label"].iloc[output.doc_index]
-    if labels.notna().all():
-        row |= clustering_scores(labels.to_numpy(dtype=str), output.theta)
-    else:
-        log.warning("%d documents have no label: purity, NMI and ARI are not computed", int(labels.isna().sum()))
+    row |= labelled_clustering_scores(labels.to_numpy(dtype=object), output.theta)
+    if row["labelled_documents"] < row["documents"]:
+        log.warning("%d of %d documents have no label: purity, NMI and ARI cover the other %d",
+                    row["documents"] - row["labelled_documents"], row["documents"], row["labelled_documents"])
     topics = output.top_words()
     row["td"] = topic_diversity(topics)
     row["irbo"] = inverted_rbo(topics)

@@ -1,5 +1,7 @@
 """Raw table -> prepared documents (doc_id, text, label, source_row) and a report of what was dropped."""
 
+import sys
+
 from softtopic.corpus import prepare_corpus, read_table, subsample, write_report
 from softtopic.workflow import script_logging
 
@@ -7,7 +9,7 @@ from softtopic.workflow import script_logging
 def main(snakemake):
     log = script_logging(snakemake.log[0])
     settings = snakemake.params.corpus
-    frame, report = read_table(snakemake.input.raw, settings["format"])
+    frame, report = read_table(snakemake.input.raw, settings["format"], settings["quoting"], settings["encoding"])
     documents = prepare_corpus(
         frame, report, settings["text_column"], settings["label_column"], settings["drop_duplicates"]
     )
@@ -19,6 +21,8 @@ def main(snakemake):
     documents.to_parquet(snakemake.output.documents, index=False)
     write_report(report, snakemake.output.report)
     log.info("%s", report.as_dict() | {"malformed": f"{len(report.malformed)} rows (listed above)"})
+    # Snakemake shows a script's stderr on the console: one line per corpus, details in the report.
+    print(f"{report.summary(snakemake.wildcards.corpus)}; details: {snakemake.output.report}", file=sys.stderr)
 
 
 if __name__ == "__main__":

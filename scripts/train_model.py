@@ -6,6 +6,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from softtopic.corpus import check_size
 from softtopic.models import TopicData, make_model
 from softtopic.output import ModelOutput
 from softtopic.workflow import run_identity, script_logging
@@ -21,6 +22,8 @@ def main(snakemake):
         bow=sp.load_npz(snakemake.input.bow).tocsr(),
         vocabulary=Path(snakemake.input.vocabulary).read_text().split(),
     )
+    check_size(len(data.nonempty_documents()), identity["num_topics"], identity["corpus"],
+               "documents with a vocabulary word")
     hyperparameters = dict(snakemake.params.hyperparameters)
     if name == "dsl":
         data.logits = np.load(snakemake.input.logits)

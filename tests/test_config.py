@@ -67,3 +67,60 @@ def test_snakemake_stops_before_any_job_on_a_bad_value(tmp_path, config):
     assert "run.temperatures[0]" in result.stdout + result.stderr
     assert not (tmp_path / "results").exists()
 
+
+
+def _corpus_file(root, edit_corpus):
+    """A config whose only corpus `mine` is data/mine.tsv under `root` (2 topics, LDA only), edited."""
+    (root / "data").mkdir(exist_ok=True)
+    (root / "data" / "mine.tsv").write_text("body\ttopic\n" + "".join(f"text {i}\tx\n" for i in range(5)))
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config["corpora"]["mine"] = {"path": "data/mine.tsv", "text_column": "body", "label_column": "topic"}
+    config["run"].update(corpora=["mine"], models=["lda"], num_topics=[2])
+    edit_corpus(config, root)
+    return config
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda c, r: None, None),  # the baseline: valid
+        (lambda c, r: c["run"].update(corpora=["other"]), r"'run.corpora\[0\]' = 'other' is not in `corpora`; known: \['bbc', 'mine'\]"),
+        (lambda c, r: c["run"].update(prompts=["terse"]), r"'run.prompts\[0\]' = 'terse' is not in `prompts`; known: \['default'\]"),
+        (lambda c, r: c["metrics"].update(coherence_reference="wiki") if "metrics" in c else c.update(metrics={"coherence_reference": "wiki"}),
+         r"'metrics.coherence_reference' = 'wiki': use 'self' or one of \['bbc', 'mine'\]"),
+        (lambda c, r: c["corpora"]["bbc"].update(path="data/raw/bbc.tsv") or c["run"].update(corpora=["bbc"]),
+         r"'corpora.bbc.path' must be 'data/raw/bbc.jsonl' for a packaged corpus"),
+        (lambda c, r: c["corpora"]["mine"].update(path="data/absent.tsv"), r"'corpora.mine.path': .*absent.tsv does not exist"),
+        (lambda c, r: (r / "data" / "mine.xlsx").write_text("") or c["corpora"]["mine"].update(path="data/mine.xlsx"),
+         r"'corpora.mine': cannot tell the format .*set `format:`"),
+        (lambda c, r: c["corpora"]["mine"].update(label_column="label"), r"'corpora.mine.label_column' = 'label' is not a column"),
+        (lambda c, r: c["corpora"]["mine"].update(quoting="csv", path="data/quoted.tsv") or (r / "data" / "quoted.tsv").write_text('"body\tlabel\n'),
+         r"'corpora.mine': .*quoted.tsv:1: the header row cannot be read \(a quoted field is never closed\)"),
+        (lambda c, r: c["run"].update(num_topics=[2, 6]), r"'corpora.mine': corpus 'mine' has 5 rows at most, too few for K = 6"),
+        (lambda c, r: c["corpora"]["mine"].update(encoding="no-such-codec"), r"'corpora.mine': .*unknown encoding 'no-such-codec'"),
+        (lambda c, r: c["run"].update(models=["dsl"]) or c["lms"]["smollm2"].update(source="models/absent.gguf"),
+         r"'lms.smollm2.source' = 'models/absent.gguf': GGUF file not found"),
+        (lambda c, r: c["run"].update(models=["dsl"]) or c["lms"]["smollm2"].update(source="./absent"),
+         r"'lms.smollm2.source' = './absent': no such directory .*because it starts like a path"),
+    ],
+)
+def test_every_cross_check_fails_on_its_bad_input(tmp_path, edit, message):
+    config = _corpus_file(tmp_path, edit)
+    if message is None:
+        assert validate_config(config, SCHEMA, root=tmp_path)["corpora"]["mine"]["quoting"] == "auto"
+        return
+    with pytest.raises(ConfigError, match=message):
+        validate_config(config, SCHEMA, root=tmp_path)
+
+
+def _reversed_keys(value):
+    if isinstance(value, dict):
+        return {key: _reversed_keys(value[key]) for key in reversed(list(value))}
+    return [_reversed_keys(v) for v in value] if isinstance(value, list) else value
+
+
+def test_key_order_does_not_change_the_validated_config(config):
+    first = validate_config(config, SCHEMA, root=REPO)
+    second = validate_config(_reversed_keys(config), SCHEMA, root=REPO)
+    assert list(_reversed_keys(config)) != list(config)
+    assert repr(first) == repr(second)  # Snakemake compares params by their repr

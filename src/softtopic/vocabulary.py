@@ -30,6 +30,20 @@ def build_vocabulary(token_lists: Iterable[Sequence[str]], size: int) -> list[st
     return [word for word, _ in ranked[:size]]
 
 
+class EmptyVocabularyError(ValueError):
+    """No word of the corpus passes the filter."""
+
+
+def check_vocabulary(vocabulary: Sequence[str], corpus: str, documents: int, min_length: int) -> None:
+    """Raise, naming the corpus and the filter, when no word is left to model."""
+    if not vocabulary:
+        raise EmptyVocabularyError(
+            f"corpus '{corpus}': none of its {documents} documents has a word that passes the vocabulary "
+            f"filter (alphabetic, not a stopword, at least {min_length} characters: vocabulary.min_word_length), "
+            "so there is nothing to model. Check the corpus's text_column, or lower vocabulary.min_word_length"
+        )
+
+
 def bag_of_words(token_lists: Sequence[Sequence[str]], vocabulary: Sequence[str]) -> sp.csr_matrix:
     """Documents x vocabulary count matrix (CSR, float32)."""
     index = {word: i for i, word in enumerate(vocabulary)}

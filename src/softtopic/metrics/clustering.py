@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 
@@ -46,3 +47,14 @@ def clustering_scores(labels: Sequence, theta: np.ndarray) -> dict[str, float]:
         "nmi": float(normalized_mutual_info_score(labels, clusters)),
         "ari": float(adjusted_rand_score(labels, clusters)),
     }
+
+
+def labelled_clustering_scores(labels: Sequence, theta: np.ndarray) -> dict:
+    """`clustering_scores` over the documents that have a label (None, NaN or '' means none), with
+    ``labelled_documents``: how many the scores cover."""
+    labels = pd.Series(labels, dtype=object)
+    labelled = (labels.notna() & (labels.astype(str).str.strip() != "")).to_numpy()
+    row: dict = {"labelled_documents": int(labelled.sum())}
+    if labelled.any():
+        row |= clustering_scores(labels[labelled].astype(str).to_numpy(), np.asarray(theta)[labelled])
+    return row

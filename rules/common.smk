@@ -54,9 +54,14 @@ def run_ids(corpus):
 
 
 def get_final_output():
-    return ["reports/temperature_sweep.pdf"] + [
-        f"reports/{corpus}/metrics.csv" for corpus in config["run"]["corpora"]
-    ]
+    return (
+        ["reports/temperature_sweep.pdf"]
+        + [f"reports/{corpus}/metrics.csv" for corpus in config["run"]["corpora"]]
+        + [
+            f"reports/{corpus}/retrieval_references.csv"
+            for corpus in config["run"]["corpora"]
+        ]
+    )
 
 
 def packaged_corpora():
@@ -115,6 +120,16 @@ def run_metric_files(wildcards):
     return [
         f"results/{wildcards.corpus}/metrics/{run}.json"
         for run in run_ids(wildcards.corpus)
+    ]
+
+
+def retrieval_reference_files(wildcards):
+    """Reference retrieval rows of a corpus: one file per (LM, prompt) of the grid."""
+    grid = config["run"]
+    return [
+        f"results/{wildcards.corpus}/retrieval/references/{lm}/{prompt}.json"
+        for lm in grid["lms"]
+        for prompt in grid["prompts"]
     ]
 
 

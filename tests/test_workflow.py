@@ -64,8 +64,18 @@ def test_outputs_of_every_stage(tiny_run):
     assert not (tiny_run / LM_DIR / "shards").exists()
     output = ModelOutput.load(tiny_run / "results/bbc/models/dsl/smollm2/default/K3/tau3/seed0/output.npz")
     assert output.theta.shape == (40, 3) and output.config["tau"] == 3.0
+    coherence = json.loads((tiny_run / "results/bbc/coherence/dsl/smollm2/default/K3/tau3/seed0.json").read_text())
+    assert coherence["topics"] == output.top_words() and len(coherence["per_topic"]["c_v"]) == 3
+    row = table[(table["model"] == "dsl") & (table["tau"] == 3.0)].iloc[0]
+    assert row["c_v"] == pytest.approx(coherence["c_v"], abs=1e-4) and row["coherence_missing_words"] == 0
+    for column in ("p@1", "p@5", "p@10"):
+        assert table[column].between(0, 1).all(), column
+    references = pd.read_csv(tiny_run / "reports" / "bbc" / "retrieval_references.csv")
+    assert sorted(references["reference"]) == ["bow_cosine", "lm_soft_label_tau1"]
+    assert references["p@10"].between(0, 1).all()
     jobs = len(list((tiny_run / "benchmarks").rglob("*.tsv")))
-    assert jobs == len(list((tiny_run / "logs").rglob("*.log"))) == 15
+    # 15 + encode_reference + 4 coherence + 4 retrieval + reference rows and their table
+    assert jobs == len(list((tiny_run / "logs").rglob("*.log"))) == 26
 
 
 def test_second_run_has_nothing_to_do(tiny_run):

@@ -17,8 +17,10 @@
 #   results/{corpus}/retrieval/<run>.json              P@k of the run's theta (KL)
 #   results/{corpus}/retrieval/references/{lm}/{prompt}.json  P@k of BoW cosine and LM soft labels
 #   reports/{corpus}/retrieval_references.csv          those reference rows, one per LM
+#   results/{corpus}/rating/<run>.json                 LLM rating of the run's topics (when metrics.rating is on)
 #   results/{corpus}/metrics/<run>.json                metrics of one output.npz (<run>: path under models/)
 #   reports/{corpus}/metrics.csv                       one row per run
+#   reports/tables/main.md, main.tex                   the paper's main table (mean +- sd, Welch marks)
 #   reports/temperature_sweep.pdf                      each metric against tau, mean +- sd over seeds
 # logs/ and benchmarks/ mirror these paths.
 
@@ -38,7 +40,9 @@ include: "rules/lm.smk"
 include: "rules/train.smk"
 include: "rules/coherence.smk"
 include: "rules/retrieval.smk"
+include: "rules/rating.smk"
 include: "rules/metrics.smk"
+include: "rules/tables.smk"
 include: "rules/plots.smk"
 
 
@@ -49,6 +53,7 @@ localrules:
     acquire_lm,
     collect_metrics,
     collect_retrieval_references,
+    main_table,
     plot_temperature_sweep,
 
 

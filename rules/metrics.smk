@@ -4,6 +4,7 @@ rule evaluate_run:
         documents="results/{corpus}/corpus/documents.parquet",
         coherence="results/{corpus}/coherence/{run}.json",
         retrieval="results/{corpus}/retrieval/{run}.json",
+        rating=rating_file,
     output:
         metrics="results/{corpus}/metrics/{run}.json",
     log:

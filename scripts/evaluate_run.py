@@ -29,8 +29,9 @@ def main(snakemake):
     row["coherence_missing_words"] = scored["missing_word_count"]
     with open(snakemake.input.retrieval) as handle:
         row |= json.load(handle)
-    if snakemake.input.rating:  # LLM rating is on
-        with open(snakemake.input.rating) as handle:
+    rating = snakemake.input.get("rating")
+    if rating:  # LLM rating is on
+        with open(rating if isinstance(rating, str) else rating[0]) as handle:
             row["llm_rating"] = json.load(handle)["llm_rating"]
     with open(snakemake.output.metrics, "w") as handle:
         json.dump(row, handle, indent=2)

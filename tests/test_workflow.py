@@ -75,10 +75,11 @@ def test_outputs_of_every_stage(tiny_run):
     assert references["p@10"].between(0, 1).all()
     jobs = len(list((tiny_run / "benchmarks").rglob("*.tsv")))
     main_table = (tiny_run / "reports" / "tables" / "main.md").read_text().splitlines()
-    assert "| Method | bbc C_V | bbc I-RBO | bbc Purity | bbc NPMI | bbc P@10 |" in main_table
+    assert "| Method | bbc C_V | bbc LLM | bbc I-RBO | bbc Purity | bbc NPMI | bbc P@10 |" in main_table
     assert len([line for line in main_table if line.startswith("| DSL, smollm2 |")]) == 1
-    # 15 + encode_reference + 4 coherence + 4 retrieval + reference rows and their table + main table
-    assert jobs == len(list((tiny_run / "logs").rglob("*.log"))) == 27
+    assert table["llm_rating"].between(1, 3).all()
+    # 15 + encode_reference + 4 each of coherence, retrieval, rating + reference rows, their table, main table
+    assert jobs == len(list((tiny_run / "logs").rglob("*.log"))) == 31
 
 
 def test_second_run_has_nothing_to_do(tiny_run):

@@ -21,6 +21,7 @@
 #   results/{corpus}/metrics/<run>.json                metrics of one output.npz (<run>: path under models/)
 #   reports/{corpus}/metrics.csv                       one row per run
 #   reports/tables/main.md, main.tex                   the paper's main table (mean +- sd, Welch marks)
+#   reports/tables/retrieval.md                        P@1/5/10 per method, with the reference rows
 #   reports/temperature_sweep.pdf                      each metric against tau, mean +- sd over seeds
 # logs/ and benchmarks/ mirror these paths.
 

@@ -134,6 +134,13 @@ def retrieval_reference_files(wildcards):
     ]
 
 
+def retrieval_reference_tables(wildcards):
+    return [
+        f"reports/{corpus}/retrieval_references.csv"
+        for corpus in config["run"]["corpora"]
+    ]
+
+
 def metric_tables(wildcards):
     return [f"reports/{corpus}/metrics.csv" for corpus in config["run"]["corpora"]]
 

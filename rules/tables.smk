@@ -1,12 +1,14 @@
-# The paper's main table over every corpus of the grid.
+# The paper's main table and the retrieval table over every corpus of the grid.
 
 
 rule main_table:
     input:
         tables=metric_tables,
+        references=retrieval_reference_tables,
     output:
         markdown="reports/tables/main.md",
         latex="reports/tables/main.tex",
+        retrieval="reports/tables/retrieval.md",
     log:
         "logs/tables/main.log",
     benchmark:

@@ -32,7 +32,8 @@ def main(snakemake):
     rating = snakemake.input.get("rating")
     if rating:  # LLM rating is on
         with open(rating if isinstance(rating, str) else rating[0]) as handle:
-            row["llm_rating"] = json.load(handle)["llm_rating"]
+            rated = json.load(handle)
+        row |= {key: rated[key] for key in ("llm_rating", "llm_rating_expected") if key in rated}
     with open(snakemake.output.metrics, "w") as handle:
         json.dump(row, handle, indent=2)
     log.info("%s", row)

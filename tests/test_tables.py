@@ -3,7 +3,15 @@
 import numpy as np
 import pandas as pd
 
-from softtopic.tables import latex_table, main_table_runs, markdown_table, significantly, summarise
+from softtopic.tables import (
+    RETRIEVAL_COLUMNS,
+    latex_table,
+    main_table_runs,
+    markdown_table,
+    significantly,
+    summarise,
+    with_references,
+)
 
 
 def runs_frame():
@@ -48,3 +56,16 @@ def test_markdown_and_latex_layout():
     latex = latex_table(summary)
     assert r"\multicolumn{2}{c}{bbc}" in latex and r"\textbf{0.400 $\pm$ 0.008}" in latex
     assert r"\underline{0.300 $\pm$ 0.008}" in latex and latex.strip().endswith(r"\end{tabular}")
+
+
+def test_retrieval_table_has_reference_rows_last():
+    runs = runs_frame().assign(**{"p@1": 0.5, "p@5": 0.4, "p@10": 0.3})
+    summary = summarise(main_table_runs(runs, tau=3), list(RETRIEVAL_COLUMNS))
+    references = pd.DataFrame([{"corpus": "bbc", "reference": "bow_cosine", "lm": None, "p@1": 0.7, "p@5": 0.6, "p@10": 0.5},
+                               {"corpus": "bbc", "reference": "lm_soft_label_tau1", "lm": "smollm2",
+                                "p@1": 0.6, "p@5": 0.5, "p@10": 0.4}])
+    lines = markdown_table(with_references(summary, references), RETRIEVAL_COLUMNS).splitlines()
+    assert lines[0] == "| Method | bbc P@1 | bbc P@5 | bbc P@10 |"
+    assert lines[-2:] == ["| Reference: BoW cosine | 0.700 | 0.600 | 0.500 |",
+                          "| Reference: LM soft labels τ=1, smollm2 | 0.600 | 0.500 | 0.400 |"]
+    assert lines[2] == "| LDA | 0.500 ± 0.000 | 0.400 ± 0.000 | 0.300 ± 0.000 |"

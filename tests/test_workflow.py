@@ -77,6 +77,8 @@ def test_outputs_of_every_stage(tiny_run):
     main_table = (tiny_run / "reports" / "tables" / "main.md").read_text().splitlines()
     assert "| Method | bbc C_V | bbc LLM | bbc I-RBO | bbc Purity | bbc NPMI | bbc P@10 |" in main_table
     assert len([line for line in main_table if line.startswith("| DSL, smollm2 |")]) == 1
+    retrieval = (tiny_run / "reports" / "tables" / "retrieval.md").read_text()
+    assert "| Method | bbc P@1 | bbc P@5 | bbc P@10 |" in retrieval and "| Reference: BoW cosine |" in retrieval
     assert table["llm_rating"].between(1, 3).all()
     # 15 + encode_reference + 4 each of coherence, retrieval, rating + reference rows, their table, main table
     assert jobs == len(list((tiny_run / "logs").rglob("*.log"))) == 31

@@ -17,6 +17,7 @@ from scipy.stats import ttest_ind
 
 # metric column -> heading, in the paper's order (C_V / LLM / I-RBO / Purity), then the extras
 COLUMNS = {"c_v": "C_V", "llm_rating": "LLM", "irbo": "I-RBO", "purity": "Purity", "c_npmi": "NPMI", "p@10": "P@10"}
+RETRIEVAL_COLUMNS = {"p@1": "P@1", "p@5": "P@5", "p@10": "P@10"}
 
 
 def method_name(model: str, lm) -> str:
@@ -39,6 +40,8 @@ def significantly(values: list[np.ndarray], index: int, side: str, alpha: float 
     for other in others:
         if len(values[index]) < 2 or len(other) < 2:
             return False
+        if np.ptp(values[index]) == 0 and np.ptp(other) == 0:
+            return False  # no spread on either side: Welch's test is undefined
         p = ttest_ind(values[index], other, equal_var=False, alternative=side).pvalue
         if not np.isfinite(p) or p >= alpha:
             return False
@@ -50,7 +53,7 @@ def summarise(runs: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
     rows = []
     for corpus, metric in product(sorted(runs["corpus"].unique()), [m for m in metrics if m in runs]):
         here = runs[runs["corpus"] == corpus].dropna(subset=[metric])
-        methods = sorted(here["method"].unique(), key=lambda m: (m.startswith("DSL"), m))
+        methods = sorted(here["method"].unique(), key=_order)
         values = [here.loc[here["method"] == m, metric].to_numpy(dtype=float) for m in methods]
         if not methods:
             continue
@@ -75,18 +78,34 @@ def _cell(row, bold, underline) -> str:
     return text
 
 
-def _grid(summary: pd.DataFrame):
+def _order(method: str) -> tuple:
+    """Baselines, then DSL rows, then reference rows."""
+    return (method.startswith("Reference"), method.startswith("DSL"), method)
+
+
+def with_references(summary: pd.DataFrame, references: pd.DataFrame) -> pd.DataFrame:
+    """Append retrieval reference rows (one value each, never marked) to a summary."""
+    rows = []
+    for _, ref in references.iterrows():
+        name = "BoW cosine" if ref["reference"] == "bow_cosine" else f"LM soft labels τ=1, {ref['lm']}"
+        for metric in RETRIEVAL_COLUMNS:
+            rows.append({"corpus": ref["corpus"], "method": f"Reference: {name}", "metric": metric, "mean": ref[metric],
+                         "sd": float("nan"), "n": 1, "best": False, "worst": False})
+    return pd.concat([summary, pd.DataFrame(rows)], ignore_index=True)
+
+
+def _grid(summary: pd.DataFrame, columns: dict):
     corpora = list(dict.fromkeys(summary["corpus"]))
-    metrics = [m for m in COLUMNS if m in set(summary["metric"])]
-    methods = sorted(summary["method"].unique(), key=lambda m: (m.startswith("DSL"), m))
+    metrics = [m for m in columns if m in set(summary["metric"])]
+    methods = sorted(summary["method"].unique(), key=_order)
     lookup = {(r["corpus"], r["method"], r["metric"]): r for _, r in summary.iterrows()}
     return corpora, metrics, methods, lookup
 
 
-def markdown_table(summary: pd.DataFrame) -> str:
+def markdown_table(summary: pd.DataFrame, columns: dict = COLUMNS) -> str:
     """Methods x (corpus, metric), mean ± sd; **best**, <u>worst</u> (Welch p < .05)."""
-    corpora, metrics, methods, lookup = _grid(summary)
-    header = ["Method"] + [f"{c} {COLUMNS[m]}" for c in corpora for m in metrics]
+    corpora, metrics, methods, lookup = _grid(summary, columns)
+    header = ["Method"] + [f"{c} {columns[m]}" for c in corpora for m in metrics]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for method in methods:
         cells = [method]
@@ -100,7 +119,7 @@ def markdown_table(summary: pd.DataFrame) -> str:
 
 def latex_table(summary: pd.DataFrame) -> str:
     """The same table as a LaTeX tabular (booktabs): corpora as column groups."""
-    corpora, metrics, methods, lookup = _grid(summary)
+    corpora, metrics, methods, lookup = _grid(summary, COLUMNS)
     escape = lambda text: text.replace("_", r"\_").replace("&", r"\&")  # noqa: E731
     lines = [
         r"\begin{tabular}{l" + "c" * (len(corpora) * len(metrics)) + "}",

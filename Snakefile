@@ -12,8 +12,16 @@
 #   results/{corpus}/lm/{lm}/{prompt}/meta.json        throughput, shared sub-tokens, truncation
 #   results/{corpus}/models/dsl/{lm}/{prompt}/K{K}/tau{tau}/seed{seed}/output.npz
 #   results/{corpus}/models/{baseline}/K{K}/seed{seed}/output.npz
+#   results/{corpus}/coherence/reference.npz           reference tokens in the vocabulary, indexed by word
+#   results/{corpus}/coherence/<run>.json              per-topic C_V/NPMI and topic words missing from it
+#   results/{corpus}/retrieval/<run>.json              P@k of the run's theta (KL)
+#   results/{corpus}/retrieval/references/{lm}/{prompt}.json  P@k of BoW cosine and LM soft labels
+#   reports/{corpus}/retrieval_references.csv          those reference rows, one per LM
+#   results/{corpus}/rating/<run>.json                 LLM rating of the run's topics (when metrics.rating is on)
 #   results/{corpus}/metrics/<run>.json                metrics of one output.npz (<run>: path under models/)
 #   reports/{corpus}/metrics.csv                       one row per run
+#   reports/tables/main.md, main.tex                   the paper's main table (mean +- sd, Welch marks)
+#   reports/tables/retrieval.md                        P@1/5/10 per method, with the reference rows
 #   reports/temperature_sweep.pdf                      each metric against tau, mean +- sd over seeds
 # logs/ and benchmarks/ mirror these paths.
 
@@ -31,7 +39,11 @@ include: "rules/corpus.smk"
 include: "rules/vocabulary.smk"
 include: "rules/lm.smk"
 include: "rules/train.smk"
+include: "rules/coherence.smk"
+include: "rules/retrieval.smk"
+include: "rules/rating.smk"
 include: "rules/metrics.smk"
+include: "rules/tables.smk"
 include: "rules/plots.smk"
 
 
@@ -41,6 +53,8 @@ localrules:
     materialise_corpus,
     acquire_lm,
     collect_metrics,
+    collect_retrieval_references,
+    main_table,
     plot_temperature_sweep,
 
 

@@ -54,9 +54,15 @@ def run_ids(corpus):
 
 
 def get_final_output():
-    return ["reports/temperature_sweep.pdf"] + [
-        f"reports/{corpus}/metrics.csv" for corpus in config["run"]["corpora"]
-    ]
+    return (
+        ["reports/temperature_sweep.pdf"]
+        + [f"reports/{corpus}/metrics.csv" for corpus in config["run"]["corpora"]]
+        + [
+            f"reports/{corpus}/retrieval_references.csv"
+            for corpus in config["run"]["corpora"]
+        ]
+        + ["reports/tables/main.md"]
+    )
 
 
 def packaged_corpora():
@@ -118,5 +124,49 @@ def run_metric_files(wildcards):
     ]
 
 
+def retrieval_reference_files(wildcards):
+    """Reference retrieval rows of a corpus: one file per (LM, prompt) of the grid."""
+    grid = config["run"]
+    return [
+        f"results/{wildcards.corpus}/retrieval/references/{lm}/{prompt}.json"
+        for lm in grid["lms"]
+        for prompt in grid["prompts"]
+    ]
+
+
+def retrieval_reference_tables(wildcards):
+    return [
+        f"reports/{corpus}/retrieval_references.csv"
+        for corpus in config["run"]["corpora"]
+    ]
+
+
 def metric_tables(wildcards):
     return [f"reports/{corpus}/metrics.csv" for corpus in config["run"]["corpora"]]
+
+
+def _rating():
+    """The rating settings, checked: a local rater needs an LM that the config knows."""
+    rating = config["metrics"]["rating"]
+    if rating["rater"] == "local" and rating["lm"] not in config["lms"]:
+        raise ValueError(
+            f"metrics.rating.lm = {rating['lm']!r}: the local rater needs one of {sorted(config['lms'])}"
+        )
+    return rating
+
+
+def rating_lm_manifest(wildcards):
+    rating = _rating()
+    return f"resources/lm/{rating['lm']}/lm.json" if rating["rater"] == "local" else []
+
+
+def rating_lm_settings(wildcards):
+    rating = _rating()
+    return config["lms"][rating["lm"]] if rating["rater"] == "local" else {}
+
+
+def rating_file(wildcards):
+    """The run's topic rating, or nothing when rating is off."""
+    if _rating()["rater"] == "none":
+        return []
+    return f"results/{wildcards.corpus}/rating/{wildcards.run}.json"

@@ -2,7 +2,9 @@ rule evaluate_run:
     input:
         model="results/{corpus}/models/{run}/output.npz",
         documents="results/{corpus}/corpus/documents.parquet",
-        reference=reference_documents,
+        coherence="results/{corpus}/coherence/{run}.json",
+        retrieval="results/{corpus}/retrieval/{run}.json",
+        rating=rating_file,
     output:
         metrics="results/{corpus}/metrics/{run}.json",
     log:
@@ -15,7 +17,6 @@ rule evaluate_run:
         "../envs/metrics.yaml"
     params:
         measures=config["metrics"]["coherence_measures"],
-        min_word_length=config["vocabulary"]["min_word_length"],
     script:
         "../scripts/evaluate_run.py"
 

@@ -1,14 +1,12 @@
-"""One output.npz -> its metrics (purity family, NMI, ARI, TD, I-RBO, coherence) as a JSON row."""
+"""One output.npz -> its metrics (purity family, NMI, ARI, TD, I-RBO; coherence and retrieval from their own jobs) as a JSON row."""
 
 import json
 
 import pandas as pd
 
 from softtopic.metrics.clustering import labelled_clustering_scores
-from softtopic.metrics.coherence import coherence
 from softtopic.metrics.diversity import inverted_rbo, topic_diversity
 from softtopic.output import ModelOutput
-from softtopic.vocabulary import filter_to_vocabulary, tokenize
 from softtopic.workflow import script_logging
 
 
@@ -25,9 +23,17 @@ def main(snakemake):
     topics = output.top_words()
     row["td"] = topic_diversity(topics)
     row["irbo"] = inverted_rbo(topics)
-    texts = pd.read_parquet(snakemake.input.reference, columns=["text"])["text"]
-    reference = filter_to_vocabulary((tokenize(t, snakemake.params.min_word_length) for t in texts), output.vocabulary)
-    row |= coherence(topics, reference, snakemake.params.measures)
+    with open(snakemake.input.coherence) as handle:
+        scored = json.load(handle)
+    row |= {measure: scored[measure] for measure in snakemake.params.measures}
+    row["coherence_missing_words"] = scored["missing_word_count"]
+    with open(snakemake.input.retrieval) as handle:
+        row |= json.load(handle)
+    rating = snakemake.input.get("rating")
+    if rating:  # LLM rating is on
+        with open(rating if isinstance(rating, str) else rating[0]) as handle:
+            rated = json.load(handle)
+        row |= {key: rated[key] for key in ("llm_rating", "llm_rating_expected") if key in rated}
     with open(snakemake.output.metrics, "w") as handle:
         json.dump(row, handle, indent=2)
     log.info("%s", row)

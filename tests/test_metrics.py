@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from softtopic.metrics.clustering import clustering_scores, harmonic_purity, inverse_purity, purity
-from softtopic.metrics.coherence import coherence
+from softtopic.metrics.coherence import Reference, coherence_report
 from softtopic.metrics.diversity import inverted_rbo, rank_biased_overlap, topic_diversity
 
 LABELS = ["a", "a", "a", "b", "b", "c"]
@@ -46,7 +46,8 @@ def test_coherent_topics_score_higher_than_mixed_ones():
     sport = ["match", "goal", "team", "player", "score"]
     money = ["bank", "shares", "market", "profit", "price"]
     texts = [sport[:3] + [sport[(i % 2) + 3]] for i in range(20)] + [money[:3] + [money[(i % 2) + 3]] for i in range(20)]
-    good = coherence([sport, money], texts)
-    mixed = coherence([sport[:2] + money[:3], money[:2] + sport[:3]], texts)
+    reference = Reference.encode(texts, sport + money)
+    good = coherence_report([sport, money], reference)
+    mixed = coherence_report([sport[:2] + money[:3], money[:2] + sport[:3]], reference)
     assert good["c_v"] > mixed["c_v"]
     assert good["c_npmi"] > mixed["c_npmi"]

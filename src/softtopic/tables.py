@@ -1,0 +1,141 @@
+"""The paper's main table from per-run metric rows (SPEC §5, §7).
+
+Each method (a baseline, or DSL with one LM) gets the mean ± sd of each metric over its runs
+(K x seeds) on each corpus; DSL rows use one temperature (the paper's default tau = 3), the others
+feed the temperature figure. On each (corpus, metric) the best method is marked when Welch's t-test
+puts it above every other method at p < .05, and the worst likewise below every other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import product
+
+import numpy as np
+import pandas as pd
+from scipy.stats import ttest_ind
+
+# metric column -> heading, in the paper's order (C_V / LLM / I-RBO / Purity), then the extras
+COLUMNS = {"c_v": "C_V", "llm_rating": "LLM", "irbo": "I-RBO", "purity": "Purity", "c_npmi": "NPMI", "p@10": "P@10"}
+RETRIEVAL_COLUMNS = {"p@1": "P@1", "p@5": "P@5", "p@10": "P@10"}
+
+
+def method_name(model: str, lm) -> str:
+    return f"DSL, {lm}" if model == "dsl" else {"lda": "LDA", "prodlda": "ProdLDA"}.get(model, model)
+
+
+def main_table_runs(runs: pd.DataFrame, tau: float) -> pd.DataFrame:
+    """The runs of the main table: every baseline run, DSL runs at temperature `tau`."""
+    keep = (runs["model"] != "dsl") | np.isclose(runs["tau"].astype(float), tau)
+    runs = runs[keep].copy()
+    runs["method"] = [method_name(m, lm) for m, lm in zip(runs["model"], runs["lm"])]
+    return runs
+
+
+def significantly(values: list[np.ndarray], index: int, side: str, alpha: float = 0.05) -> bool:
+    """Whether values[index] lies above (side 'greater') or below ('less') every other group, Welch p < alpha."""
+    others = [v for i, v in enumerate(values) if i != index]
+    if not others:
+        return False
+    for other in others:
+        if len(values[index]) < 2 or len(other) < 2:
+            return False
+        if np.ptp(values[index]) == 0 and np.ptp(other) == 0:
+            return False  # no spread on either side: Welch's test is undefined
+        p = ttest_ind(values[index], other, equal_var=False, alternative=side).pvalue
+        if not np.isfinite(p) or p >= alpha:
+            return False
+    return True
+
+
+def summarise(runs: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
+    """One row per (corpus, method, metric): mean, sd, n, and best/worst marks."""
+    rows = []
+    for corpus, metric in product(sorted(runs["corpus"].unique()), [m for m in metrics if m in runs]):
+        here = runs[runs["corpus"] == corpus].dropna(subset=[metric])
+        methods = sorted(here["method"].unique(), key=_order)
+        values = [here.loc[here["method"] == m, metric].to_numpy(dtype=float) for m in methods]
+        if not methods:
+            continue
+        means = [v.mean() for v in values]
+        best, worst = int(np.argmax(means)), int(np.argmin(means))
+        for i, (method, v) in enumerate(zip(methods, values)):
+            rows.append({
+                "corpus": corpus, "method": method, "metric": metric, "mean": v.mean(),
+                "sd": v.std(ddof=1) if len(v) > 1 else float("nan"), "n": len(v),
+                "best": i == best and significantly(values, i, "greater"),
+                "worst": i == worst and len(methods) > 1 and significantly(values, i, "less"),
+            })
+    return pd.DataFrame(rows)
+
+
+def _cell(row, bold, underline) -> str:
+    text = f"{row['mean']:.3f}" + ("" if np.isnan(row["sd"]) else f" ± {row['sd']:.3f}")
+    if row["best"]:
+        text = bold(text)
+    if row["worst"]:
+        text = underline(text)
+    return text
+
+
+def _order(method: str) -> tuple:
+    """Baselines, then DSL rows, then reference rows."""
+    return (method.startswith("Reference"), method.startswith("DSL"), method)
+
+
+def with_references(summary: pd.DataFrame, references: pd.DataFrame) -> pd.DataFrame:
+    """Append retrieval reference rows (one value each, never marked) to a summary."""
+    rows = []
+    for _, ref in references.iterrows():
+        name = "BoW cosine" if ref["reference"] == "bow_cosine" else f"LM soft labels τ=1, {ref['lm']}"
+        for metric in RETRIEVAL_COLUMNS:
+            rows.append({"corpus": ref["corpus"], "method": f"Reference: {name}", "metric": metric, "mean": ref[metric],
+                         "sd": float("nan"), "n": 1, "best": False, "worst": False})
+    return pd.concat([summary, pd.DataFrame(rows)], ignore_index=True)
+
+
+def _grid(summary: pd.DataFrame, columns: dict):
+    corpora = list(dict.fromkeys(summary["corpus"]))
+    metrics = [m for m in columns if m in set(summary["metric"])]
+    methods = sorted(summary["method"].unique(), key=_order)
+    lookup = {(r["corpus"], r["method"], r["metric"]): r for _, r in summary.iterrows()}
+    return corpora, metrics, methods, lookup
+
+
+def markdown_table(summary: pd.DataFrame, columns: dict = COLUMNS) -> str:
+    """Methods x (corpus, metric), mean ± sd; **best**, <u>worst</u> (Welch p < .05)."""
+    corpora, metrics, methods, lookup = _grid(summary, columns)
+    header = ["Method"] + [f"{c} {columns[m]}" for c in corpora for m in metrics]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for method in methods:
+        cells = [method]
+        for corpus in corpora:
+            for metric in metrics:
+                row = lookup.get((corpus, method, metric))
+                cells.append("–" if row is None else _cell(row, lambda t: f"**{t}**", lambda t: f"<u>{t}</u>"))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def latex_table(summary: pd.DataFrame) -> str:
+    """The same table as a LaTeX tabular (booktabs): corpora as column groups."""
+    corpora, metrics, methods, lookup = _grid(summary, COLUMNS)
+    escape = lambda text: text.replace("_", r"\_").replace("&", r"\&")  # noqa: E731
+    lines = [
+        r"\begin{tabular}{l" + "c" * (len(corpora) * len(metrics)) + "}",
+        r"\toprule",
+        " & " + " & ".join(rf"\multicolumn{{{len(metrics)}}}{{c}}{{{escape(c)}}}" for c in corpora) + r" \\",
+        "Method & " + " & ".join(escape(COLUMNS[m]) for _ in corpora for m in metrics) + r" \\",
+        r"\midrule",
+    ]
+    for method in methods:
+        cells = [escape(method)]
+        for corpus in corpora:
+            for metric in metrics:
+                row = lookup.get((corpus, method, metric))
+                cells.append("--" if row is None else _cell(
+                    row, lambda t: rf"\textbf{{{t}}}", lambda t: rf"\underline{{{t}}}"
+                ).replace("±", r"$\pm$"))
+        lines.append(" & ".join(cells) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    return "\n".join(lines) + "\n"

@@ -16,6 +16,7 @@ from softtopic.models.prodlda import (
     kl_reconstruction,
     logistic_normal_kl,
 )
+from softtopic.trainer import train_network
 
 P = torch.tensor([[0.8, 0.2]])
 Q = torch.tensor([[0.5, 0.5]])
@@ -148,14 +149,11 @@ def test_the_training_loss_is_prior_kl_plus_reconstruction_with_the_models_tau(m
         seen.update(tau=tau, prediction=prediction.detach(), kl=kl.detach())
         return prediction, kl
 
-    import softtopic.trainer
-
-    train = softtopic.trainer.train_network
     first = {}
 
     def spy_train(network, inputs, targets, loss_fn, *args, **kwargs):
-        first.update(loss=float(loss_fn(inputs, targets)), target=targets, **seen)
-        return train(network, inputs, targets, loss_fn, *args, **kwargs)
+        first.update(loss=loss_fn(inputs, targets).item(), target=targets, **seen)
+        return train_network(network, inputs, targets, loss_fn, *args, **kwargs)
 
     monkeypatch.setattr(ProdLDANetwork, "forward", spy)
     monkeypatch.setattr("softtopic.models.prodlda.train_network", spy_train)

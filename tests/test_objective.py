@@ -14,7 +14,6 @@ from softtopic.models.prodlda import (
     ProdLDANetwork,
     cross_entropy_reconstruction,
     kl_reconstruction,
-    logistic_normal_kl,
 )
 from softtopic.trainer import train_network
 
@@ -47,21 +46,6 @@ def gaussian_kl(mu, var, prior_mean, prior_var):
     return 0.5 * (math.log(prior_var / var) + (var + (mu - prior_mean) ** 2) / prior_var - 1.0)
 
 
-def test_prior_kl_of_the_logistic_normal_by_hand():
-    mu = torch.tensor([[1.0, 0.0, -0.5]])
-    logvar = torch.tensor([[0.0, math.log(2.0), math.log(0.25)]])
-    prior_mean = torch.tensor([0.0, 0.5, 0.0])
-    prior_var = torch.tensor([0.5, 0.5, 2.0])
-    # 0.5 (ln 0.5 + 2/0.5 - 1) + 0.5 (ln 0.25 + 2.25/0.5 - 1) + 0.5 (ln 8 + 0.5/2 - 1)
-    expected = 0.5 * (math.log(0.5) + 3.0) + 0.5 * (math.log(0.25) + 3.5) + 0.5 * (math.log(8.0) - 0.75)
-    assert expected == pytest.approx(sum(gaussian_kl(*args) for args in
-                                         [(1.0, 1.0, 0.0, 0.5), (0.0, 2.0, 0.5, 0.5), (-0.5, 0.25, 0.0, 2.0)]))
-    assert logistic_normal_kl(mu, logvar, prior_mean, prior_var).item() == pytest.approx(expected, rel=1e-6)
-    # The posterior equal to the prior costs nothing.
-    assert logistic_normal_kl(prior_mean[None], prior_var.log()[None], prior_mean, prior_var).item() == \
-        pytest.approx(0.0, abs=1e-6)
-
-
 @pytest.fixture
 def network():
     torch.manual_seed(0)
@@ -72,15 +56,41 @@ def network():
     return net.eval()
 
 
-def test_network_prior_is_the_laplace_approximation_of_dirichlet_one(network):
-    x = torch.randn(4, 6)
+def test_gaussian_kl_helper_by_hand():
+    # KL(N(1, 1) || N(0, 0.5)) = 0.5 (ln 0.5 + 2 / 0.5 - 1);  KL(N(0, 2) || N(0.5, 0.5)) = 0.5 (ln 0.25 + 2.25 / 0.5 - 1)
+    assert gaussian_kl(1.0, 1.0, 0.0, 0.5) == pytest.approx(0.5 * (math.log(0.5) + 3.0))
+    assert gaussian_kl(0.0, 2.0, 0.5, 0.5) == pytest.approx(0.5 * (math.log(0.25) + 3.5))
+    assert gaussian_kl(0.3, 0.7, 0.3, 0.7) == 0.0
+
+
+def network_kl_by_hand(network, x):
+    """The network's KL(q(z|x) || prior) per document, summed by hand over topics from its posterior."""
     with torch.no_grad():
         mu, logvar = network.posterior(x)
         _, kl = network(x)
-    torch.testing.assert_close(network.prior_var, torch.full((3,), 1 - 1 / 3))
-    var = logvar.exp().double()
-    expected = [sum(gaussian_kl(float(mu[d, k]), float(var[d, k]), 0.0, 2 / 3) for k in range(3)) for d in range(4)]
-    np.testing.assert_allclose(kl.detach().numpy(), expected, rtol=1e-5)
+    prior_mean = getattr(network, "prior_mean", torch.zeros_like(network.prior_var))  # a learned prior has one
+    var = logvar.exp()
+    expected = [sum(gaussian_kl(float(mu[d, k]), float(var[d, k]), float(prior_mean[k]), float(network.prior_var[k]))
+                    for k in range(mu.shape[1])) for d in range(len(x))]
+    return kl.numpy(), np.array(expected)
+
+
+def test_prior_kl_of_the_logistic_normal_by_hand(network):
+    """The prior starts as the Laplace approximation of Dirichlet(1): mean 0, variance 1 - 1/K; any other
+    prior enters the KL as a Gaussian's."""
+    torch.testing.assert_close(network.prior_var.detach(), torch.full((3,), 1 - 1 / 3))
+    if hasattr(network, "prior_mean"):
+        torch.testing.assert_close(network.prior_mean.detach(), torch.zeros(3))
+    x = torch.randn(4, 6)
+    kl, expected = network_kl_by_hand(network, x)
+    np.testing.assert_allclose(kl, expected, rtol=1e-5)
+    with torch.no_grad():
+        network.prior_var.copy_(torch.tensor([0.5, 2.0, 1.5]))
+        if hasattr(network, "prior_mean"):
+            network.prior_mean.copy_(torch.tensor([0.3, -0.2, 0.0]))
+    kl, expected = network_kl_by_hand(network, x)
+    np.testing.assert_allclose(kl, expected, rtol=1e-5)
+    assert (kl > 0).all()
 
 
 @pytest.mark.parametrize("tau", [1.0, 3.0])

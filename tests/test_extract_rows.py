@@ -1,10 +1,7 @@
 """The LM stage row by row: each row of `extract` is the restricted head run on that prompt alone."""
 
-import importlib.util
 import json
-import logging
 import re
-import sys
 from types import SimpleNamespace
 
 import numpy as np
@@ -18,7 +15,7 @@ from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 from softtopic.lm import RestrictedHead, check_restricted_head, extract
 from softtopic.prompting import PromptTemplate, project_vocabulary
 
-from conftest import REPO
+from conftest import load_script
 
 WORDS = ["market", "election", "football", "film", "software", "weather"]
 # Lengths differ, so the length-sorted batches visit them in another order than this one; two duplicates.
@@ -120,14 +117,9 @@ def test_check_restricted_head_raises_on_a_head_that_disagrees(tiny_lm, prompts)
 
 # ---------------------------------------------------------------- what the LM job passes to `extract`
 @pytest.fixture
-def lm_job(tiny_lm, tmp_path, monkeypatch):
+def lm_job(tiny_lm, tmp_path, monkeypatch, script_globals):
     """Run scripts/lm_outputs.py's main on three documents; returns the `extract` calls' stats."""
-    spec = importlib.util.spec_from_file_location("lm_outputs_script", REPO / "scripts" / "lm_outputs.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
+    script = load_script("lm_outputs")
     monkeypatch.setattr(script, "load_lm", lambda manifest, dtype, device: tiny_lm)
     monkeypatch.setattr(script, "shutil", SimpleNamespace(rmtree=lambda path: None))  # keep shards, as if killed
     pd.DataFrame({"text": DOCS[1:4]}).to_parquet(tmp_path / "documents.parquet")
@@ -158,13 +150,7 @@ def lm_job(tiny_lm, tmp_path, monkeypatch):
         script.main(job)
         return calls[-1]
 
-    yield run
-    for handler in root.handlers[:]:
-        if handler not in handlers:
-            root.removeHandler(handler)
-            handler.close()
-    root.handlers[:] = handlers
-    root.setLevel(level)
+    return run
 
 
 def test_lm_job_reuses_shards_only_for_the_same_dtype_device_and_lm(lm_job, tmp_path):

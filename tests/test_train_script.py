@@ -3,9 +3,6 @@
 `scripts/train_model.py`'s `main` is called in-process with a stand-in for Snakemake's `snakemake` object.
 """
 
-import importlib.util
-import logging
-import sys
 from types import SimpleNamespace
 
 import numpy as np
@@ -15,15 +12,12 @@ import torch
 
 from softtopic.output import ModelOutput
 
-from conftest import REPO
+from conftest import load_script
 
 
 @pytest.fixture(scope="module")
 def train_script():
-    spec = importlib.util.spec_from_file_location("train_model_script", REPO / "scripts" / "train_model.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("train_model")
 
 
 @pytest.fixture(scope="module")
@@ -43,12 +37,8 @@ def inputs(tmp_path_factory):
 
 
 @pytest.fixture
-def run_job(train_script, inputs, tmp_path, monkeypatch):
-    """Run the DSL training job for one (τ, seed) path; returns (the model it built, its output)."""
-    monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # script_logging replaces these three
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    deterministic = torch.are_deterministic_algorithms_enabled()
+def run_job(train_script, inputs, tmp_path, monkeypatch, script_globals):
+    """Run the training job for one (τ, seed) path; returns (the model it built, its output)."""
     made = []
     real_make_model = train_script.make_model
 
@@ -80,14 +70,7 @@ def run_job(train_script, inputs, tmp_path, monkeypatch):
         train_script.main(job)
         return made[-1], ModelOutput.load(folder / "output.npz")
 
-    yield run
-    for handler in root.handlers[:]:
-        if handler not in handlers:
-            root.removeHandler(handler)
-            handler.close()
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    torch.use_deterministic_algorithms(deterministic)
+    return run
 
 
 def test_the_tau_of_the_path_reaches_the_model_and_the_output(run_job):

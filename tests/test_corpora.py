@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from conftest import SHARED_DATASETS
+from conftest import shared_dataset_path
 from softtopic.corpus import prepare_corpus, read_table
 from softtopic.lm import extract
 from softtopic.prompting import PromptTemplate, project_vocabulary
@@ -58,10 +58,7 @@ def workspace_tsv(tmp_path):
     """Copy one of the authors' TSVs into the test's own workspace."""
 
     def copy(name):
-        source = SHARED_DATASETS / name
-        if not source.exists():
-            pytest.skip(f"{source} is not on this machine")
-        return shutil.copy(source, tmp_path / name)
+        return shutil.copy(shared_dataset_path(name), tmp_path / name)
 
     return copy
 

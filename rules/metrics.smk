@@ -13,6 +13,9 @@ rule evaluate_run:
         run=r"(dsl|prodlda|lda)/.+",
     conda:
         "../envs/metrics.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=30,
     params:
         measures=config["metrics"]["coherence_measures"],
         min_word_length=config["vocabulary"]["min_word_length"],

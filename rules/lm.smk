@@ -16,6 +16,7 @@ rule acquire_lm:
 # The expensive stage, as lms.<lm>.jobs jobs over whole batches of the corpus (one part file each).
 # Temperature is not an input: a new tau costs no LM pass. Finished shards live in
 # .../shards/<part>/ (not a declared output, so Snakemake keeps them when a run is killed).
+# On a cluster each job asks for one GPU; where there is none: --set-resources lm_outputs:gpu=0.
 rule lm_outputs:
     input:
         documents="results/{corpus}/corpus/documents.parquet",

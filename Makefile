@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 HOOK := $(VENV)/.configfile-hook
 CORES ?= all
 
-.PHONY: run test lint install clean-results
+.PHONY: run test lint install clean-results share-results pull-results
 
 run: $(HOOK)
 	$(BIN)/snakemake --cores $(CORES)
@@ -41,6 +41,14 @@ $(STAMP): requirements.lock pyproject.toml
 $(HOOK): $(STAMP) src/softtopic/configfile_errors.py
 	$(BIN)/python -m softtopic.configfile_errors --install
 	touch $@
+
+# Version the LM outputs (and what they rest on) with DVC and push them to the default remote;
+# a colleague's `make pull-results` then lets `make run` skip the LM stage (README: Share results).
+share-results: $(HOOK)
+	$(BIN)/python -m softtopic.share push
+
+pull-results: $(HOOK)
+	$(BIN)/python -m softtopic.share pull
 
 clean-results:
 	rm -rf results reports/*.pdf reports/*/ logs benchmarks

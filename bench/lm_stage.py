@@ -43,8 +43,9 @@ def batched(model, tokenizer, prompts, ids, batch_size):
     return np.concatenate(rows)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def bbc_arguments(description: str) -> argparse.ArgumentParser:
+    """The options every LM benchmark takes: which LM, corpus, vocabulary, how many documents, how cut."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lm", required=True, help="an LM manifest, resources/lm/<lm>/lm.json")
     parser.add_argument("--corpus", default="results/bbc/corpus/documents.parquet")
     parser.add_argument("--vocabulary", default="results/bbc/vocabulary/vocabulary.txt")
@@ -52,16 +53,25 @@ def main() -> None:
     parser.add_argument("--max-document-tokens", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2)
-    args = parser.parse_args()
+    return parser
 
-    torch.set_num_threads(args.threads)
-    model, tokenizer = load_lm(args.lm)
+
+def bbc_prompts(args, tokenizer) -> tuple[list[str], list[int], int]:
+    """(prompts, vocabulary token ids, prompt tokens) for the first `--documents` documents."""
     words = Path(args.vocabulary).read_text().split()
     ids = project_vocabulary(tokenizer, words).token_ids
     texts = pd.read_parquet(args.corpus, columns=["text"])["text"].tolist()[: args.documents]
     template = PromptTemplate()
     prompts = [template.render(truncate_document(tokenizer, t, args.max_document_tokens)[0]) for t in texts]
     tokens = sum(len(ids_) for ids_ in tokenizer(prompts)["input_ids"])
+    return prompts, ids, tokens
+
+
+def main() -> None:
+    args = bbc_arguments(__doc__).parse_args()
+    torch.set_num_threads(args.threads)
+    model, tokenizer = load_lm(args.lm)
+    prompts, ids, tokens = bbc_prompts(args, tokenizer)
     print(f"{args.lm}: {len(prompts)} documents, {tokens} prompt tokens, |V| = {len(ids)}, "
           f"LM vocabulary {model.get_output_embeddings().weight.shape[0]}, {args.threads} threads")
 

@@ -23,6 +23,7 @@ wildcard_constraints:
     corpus=_alternatives(config["corpora"]),
     lm=_alternatives(config["lms"]),
     prompt=_alternatives(config["prompts"]),
+    part=r"\d+-of-\d+",
     baseline="prodlda|lda",
     K=r"\d+",
     tau=r"\d+(\.\d+)?",
@@ -97,8 +98,20 @@ def lm_settings(wildcards):
 
 
 def lm_shard_dir(wildcards):
-    """Where the LM stage keeps finished shards so that a killed run resumes."""
-    return f"results/{wildcards.corpus}/lm/{wildcards.lm}/{wildcards.prompt}/shards"
+    """Where one LM job keeps its finished shards so that a killed run resumes."""
+    return f"results/{wildcards.corpus}/lm/{wildcards.lm}/{wildcards.prompt}/shards/{wildcards.part}"
+
+
+def lm_part_files(wildcards):
+    """The part files of the lms.<lm>.jobs LM jobs over one corpus: parts/<i>-of-<N>.npz."""
+    jobs = config["lms"][wildcards.lm]["jobs"]
+    folder = f"results/{wildcards.corpus}/lm/{wildcards.lm}/{wildcards.prompt}/parts"
+    return [f"{folder}/{i}-of-{jobs}.npz" for i in range(1, jobs + 1)]
+
+
+def lm_part_number(wildcards):
+    """(i, N) of the LM job writing part <i>-of-<N>."""
+    return tuple(int(n) for n in wildcards.part.split("-of-"))
 
 
 def prompt_instruction(wildcards):

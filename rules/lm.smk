@@ -13,13 +13,40 @@ rule acquire_lm:
         "../scripts/acquire_lm.py"
 
 
-# The expensive stage. Temperature is not an input: a new tau costs no LM pass. Finished shards
-# live in .../shards/ (not a declared output, so Snakemake keeps them when a run is killed).
+# The expensive stage, as lms.<lm>.jobs jobs over whole batches of the corpus (one part file each).
+# Temperature is not an input: a new tau costs no LM pass. Finished shards live in
+# .../shards/<part>/ (not a declared output, so Snakemake keeps them when a run is killed).
+# On a cluster each job asks for one GPU; where there is none: --set-resources lm_outputs:gpu=0.
 rule lm_outputs:
     input:
         documents="results/{corpus}/corpus/documents.parquet",
         vocabulary="results/{corpus}/vocabulary/vocabulary.txt",
         manifest="resources/lm/{lm}/lm.json",
+    output:
+        part=temp("results/{corpus}/lm/{lm}/{prompt}/parts/{part}.npz"),
+    log:
+        "logs/{corpus}/lm/{lm}/{prompt}/{part}.log",
+    benchmark:
+        "benchmarks/{corpus}/lm/{lm}/{prompt}/{part}.tsv"
+    conda:
+        "../envs/lm.yaml"
+    threads: workflow.cores
+    resources:
+        gpu=1,
+        mem_mb=8000,
+        runtime=240,
+    params:
+        instruction=prompt_instruction,
+        lm=lm_settings,
+        part=lm_part_number,
+        shard_dir=lm_shard_dir,
+    script:
+        "../scripts/lm_outputs.py"
+
+
+rule gather_lm_outputs:
+    input:
+        parts=lm_part_files,
     output:
         logits="results/{corpus}/lm/{lm}/{prompt}/logits.npy",
         hidden="results/{corpus}/lm/{lm}/{prompt}/hidden.npy",
@@ -30,10 +57,10 @@ rule lm_outputs:
         "benchmarks/{corpus}/lm/{lm}/{prompt}.tsv"
     conda:
         "../envs/lm.yaml"
-    threads: workflow.cores
+    resources:
+        mem_mb=4000,
+        runtime=10,
     params:
-        lm=lm_settings,
-        instruction=prompt_instruction,
-        shard_dir=lm_shard_dir,
+        shard_dir="results/{corpus}/lm/{lm}/{prompt}/shards",
     script:
-        "../scripts/lm_outputs.py"
+        "../scripts/gather_lm_outputs.py"

@@ -15,6 +15,9 @@ rule evaluate_run:
         run=r"(dsl|prodlda|lda)/.+",
     conda:
         "../envs/metrics.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=30,
     params:
         measures=config["metrics"]["coherence_measures"],
     script:

@@ -12,6 +12,9 @@ rule train_dsl:
         "benchmarks/{corpus}/models/dsl/{lm}/{prompt}/K{K}/tau{tau}/seed{seed}.tsv"
     conda:
         "../envs/train.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=60,
     params:
         model="dsl",
         hyperparameters=training_settings,
@@ -32,6 +35,9 @@ rule train_baseline:
         "benchmarks/{corpus}/models/{baseline}/K{K}/seed{seed}.tsv"
     conda:
         "../envs/train.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=60,
     params:
         model="{baseline}",
         hyperparameters=training_settings,

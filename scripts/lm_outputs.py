@@ -1,4 +1,8 @@
-"""Prepared documents + vocabulary + LM -> tau-free logits over V, last hidden states, and metadata."""
+"""One LM job's slice of a corpus -> tau-free logits over V, last hidden states and metadata (a part file).
+
+With `lms.<lm>.jobs: N` the corpus is split into N such jobs (whole batches of the one-job plan each),
+and gather_lm_outputs.py joins their part files into the arrays that one job would have written.
+"""
 
 import json
 import shutil
@@ -9,7 +13,7 @@ import pandas as pd
 import torch
 import transformers
 
-from softtopic.lm import extract, load_lm, pick_device
+from softtopic.lm import extract, load_lm, partition_documents, pick_device, resolve_dtype, resolve_token_budget
 from softtopic.prompting import PromptTemplate, project_vocabulary, truncate_document
 from softtopic.workflow import script_logging
 
@@ -24,9 +28,14 @@ def context_limit(model, tokenizer) -> int | None:
 def main(snakemake):
     log = script_logging(snakemake.log[0])
     settings = snakemake.params.lm
+    part, parts = snakemake.params.part
     torch.set_num_threads(snakemake.threads)
     device = pick_device(settings["device"])
-    model, tokenizer = load_lm(snakemake.input.manifest, settings["dtype"], device)
+    dtype = resolve_dtype(settings["dtype"], device)
+    model, tokenizer = load_lm(snakemake.input.manifest, dtype, device)
+    token_budget = resolve_token_budget(settings["token_budget"], model, device)
+    log.info("device %s, dtype %s (asked: %s), tokens per forward pass: %s", device, dtype, settings["dtype"],
+             token_budget or f"{settings['batch_size']} prompts")
     vocabulary = Path(snakemake.input.vocabulary).read_text().split()
     projection = project_vocabulary(tokenizer, vocabulary)
     if projection.shared_words:
@@ -43,28 +52,42 @@ def main(snakemake):
     texts = pd.read_parquet(snakemake.input.documents, columns=["text"])["text"].tolist()
     cut = [truncate_document(tokenizer, text, max_tokens) for text in texts]
     prompts = [template.render(text) for text, _ in cut]
+    documents = partition_documents(prompts, tokenizer, settings["batch_size"], parts, token_budget)[part - 1]
+    log.info("LM job %d of %d: %d of %d documents", part, parts, len(documents), len(prompts))
     manifest = json.loads(Path(snakemake.input.manifest).read_text())
-    logits, hidden, stats = extract(
-        model, tokenizer, prompts, projection.token_ids, snakemake.params.shard_dir,
-        batch_size=settings["batch_size"], batches_per_shard=settings["shard_batches"],
-        settings={"dtype": settings["dtype"], "device": device, "lm": manifest},
-    )
-    np.save(snakemake.output.logits, logits)
-    np.save(snakemake.output.hidden, hidden)
+    if documents:
+        logits, hidden, stats = extract(
+            model, tokenizer, [prompts[i] for i in documents], projection.token_ids, snakemake.params.shard_dir,
+            batch_size=settings["batch_size"], batches_per_shard=settings["shard_batches"],
+            settings={"dtype": dtype, "device": device, "lm": manifest}, token_budget=token_budget,
+        )
+        stats = stats.as_dict()
+        shutil.rmtree(snakemake.params.shard_dir)
+    else:  # more jobs than batches: this one has nothing to compute
+        hidden_size = model.get_output_embeddings().weight.shape[1]
+        logits = np.zeros((0, len(projection.token_ids)), dtype=np.float32)
+        hidden = np.zeros((0, hidden_size), dtype=np.float32)
+        stats = dict.fromkeys(
+            ["documents", "unique_prompts", "prompt_tokens", "tokens_computed_this_run", "seconds_computing",
+             "shards_total", "shards_resumed"], 0) | {"tokens_per_second": None, "head_check_max_abs_error": None}
     meta = {
         "lm": manifest,
-        "dtype": settings["dtype"],
+        "dtype": dtype,
+        "dtype_requested": settings["dtype"],
         "device": device,
+        "token_budget": token_budget,
         "instruction": template.instruction,
         "max_document_tokens": max_tokens,
         "documents_truncated": int(sum(was_cut for _, was_cut in cut)),
         "projection": projection.summary(),
-        "extraction": stats.as_dict(),
+        "extraction": stats,
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__},
     }
-    Path(snakemake.output.meta).write_text(json.dumps(meta, indent=2) + "\n")
-    shutil.rmtree(snakemake.params.shard_dir)
-    log.info("LM pass: %s", stats.as_dict())
+    np.savez(
+        snakemake.output.part, documents=np.asarray(documents, dtype=np.int64), total_documents=len(prompts),
+        logits=logits, hidden=hidden, meta=json.dumps(meta),
+    )
+    log.info("LM job %d of %d: %s", part, parts, stats)
 
 
 if __name__ == "__main__":

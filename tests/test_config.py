@@ -21,7 +21,7 @@ def test_shipped_configs_are_valid_and_completed_with_defaults(config):
     for path in (REPO / "config" / "config.yaml", REPO / "config" / "test" / "config.yaml"):
         completed = validate_config(yaml.safe_load(path.read_text()), SCHEMA, root=REPO)
         assert completed["training"]["dsl"]["kl_weight"] == 1000
-        assert completed["lms"]["smollm2"]["dtype"] == "float32"
+        assert completed["lms"]["smollm2"]["dtype"] == "auto" and completed["lms"]["smollm2"]["jobs"] == 1
         assert completed["corpora"]["bbc"]["format"] == "auto"
     assert "training" not in config  # defaults are added to a copy
 

@@ -80,8 +80,9 @@ def test_outputs_of_every_stage(tiny_run):
     retrieval = (tiny_run / "reports" / "tables" / "retrieval.md").read_text()
     assert "| Method | bbc P@1 | bbc P@5 | bbc P@10 |" in retrieval and "| Reference: BoW cosine |" in retrieval
     assert table["llm_rating"].between(1, 3).all()
-    # 15 + encode_reference + 4 each of coherence, retrieval, rating + reference rows, their table, main table
-    assert jobs == len(list((tiny_run / "logs").rglob("*.log"))) == 31
+    # 15 + the LM gather + encode_reference + 4 each of coherence, retrieval, rating + reference rows, their table, main table
+    assert jobs == len(list((tiny_run / "logs").rglob("*.log"))) == 32
+    assert not (tiny_run / LM_DIR / "parts").exists() or not any((tiny_run / LM_DIR / "parts").iterdir())
 
 
 def test_second_run_has_nothing_to_do(tiny_run):
@@ -120,7 +121,7 @@ def test_killed_lm_stage_resumes_with_identical_arrays(tiny_run, tmp_path):
     process = subprocess.Popen(snakemake_command(killed, config, target), start_new_session=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
-    while not (killed / LM_DIR / "shards" / "shard-00003.npz").exists():
+    while not (killed / LM_DIR / "shards" / "1-of-1" / "shard-00003.npz").exists():
         assert process.poll() is None and time.time() < deadline, "LM stage ended before it could be killed"
         time.sleep(0.02)
     os.killpg(process.pid, signal.SIGKILL)
@@ -150,7 +151,7 @@ def test_an_orphaned_lm_job_stays_the_only_writer(tiny_run, tmp_path):
     config = tiny_config(tmp_path / "orphan.yaml", source=str(tiny_run / "resources/lm/smollm2/model"),
                          batch_size=1, shard_batches=1, max_document_tokens=200)
     target, workdir = f"{LM_DIR}/logits.npy", tmp_path / "orphan"
-    shards = workdir / LM_DIR / "shards"
+    shards = workdir / LM_DIR / "shards" / "1-of-1"
     process = subprocess.Popen(snakemake_command(workdir, config, target),
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
@@ -159,14 +160,14 @@ def test_an_orphaned_lm_job_stays_the_only_writer(tiny_run, tmp_path):
         time.sleep(0.02)
     process.kill()  # Snakemake only: its LM job goes on, orphaned
     process.wait()
-    orphan = int((workdir / LM_DIR / "shards.lock").read_text())
+    orphan = int((workdir / LM_DIR / "shards" / "1-of-1.lock").read_text())
     os.kill(orphan, signal.SIGSTOP)  # hold it mid-way, still holding its lock, so the race is decided
     try:
         finished = sorted(p.name for p in shards.glob("shard-*.npz"))
         snakemake(workdir, config, "--unlock")
         result = subprocess.run(snakemake_command(workdir, config, target), capture_output=True, text=True)
         assert result.returncode != 0
-        log = (workdir / "logs" / "bbc" / "lm" / "smollm2" / "default.log").read_text()
+        log = (workdir / "logs" / "bbc" / "lm" / "smollm2" / "default" / "1-of-1.log").read_text()
         assert f"is being written by another LM extraction (PID {orphan})" in log
         assert set(finished) <= {p.name for p in shards.glob("shard-*.npz")}
         assert not list(shards.glob("*.tmp.npz")) or all(str(orphan) in p.name for p in shards.glob("*.tmp.npz"))
@@ -177,3 +178,20 @@ def test_an_orphaned_lm_job_stays_the_only_writer(tiny_run, tmp_path):
     snakemake(workdir, config, target)
     meta = json.loads((workdir / LM_DIR / "meta.json").read_text())
     assert meta["extraction"]["shards_resumed"] >= len(finished) >= 2
+
+
+def test_lm_stage_split_over_three_jobs_gives_identical_arrays(tiny_run, tmp_path):
+    config = tiny_config(tmp_path / "three.yaml", source=str(tiny_run / "resources/lm/smollm2/model"), jobs=3)
+    split = tmp_path / "split"
+    plan = snakemake(split, config, f"{LM_DIR}/logits.npy", "-n")
+    assert plan.count("rule lm_outputs:") == 3 and plan.count("rule gather_lm_outputs:") == 1
+    snakemake(split, config, f"{LM_DIR}/logits.npy")
+    for name in ("logits.npy", "hidden.npy"):
+        np.testing.assert_array_equal(np.load(split / LM_DIR / name), np.load(tiny_run / LM_DIR / name))
+    meta = json.loads((split / LM_DIR / "meta.json").read_text())
+    one = json.loads((tiny_run / LM_DIR / "meta.json").read_text())
+    assert meta["extraction"]["jobs"] == 3 and one["extraction"]["jobs"] == 1
+    for key in ("documents", "unique_prompts", "prompt_tokens"):
+        assert meta["extraction"][key] == one["extraction"][key], key
+    assert len(list((split / "benchmarks" / "bbc" / "lm" / "smollm2" / "default").glob("*-of-3.tsv"))) == 3
+    assert not (split / LM_DIR / "shards").exists() and not list((split / LM_DIR).glob("parts/*.npz"))

@@ -126,6 +126,59 @@ def pick_device(requested: str = "auto") -> str:
     return requested
 
 
+def cpu_has_native_bf16(cpuinfo: str) -> bool:
+    """Whether a /proc/cpuinfo text lists an instruction set that computes in bf16 (AVX512-BF16 or AMX)."""
+    flags = set()
+    for line in cpuinfo.splitlines():
+        if line.startswith("flags") and ":" in line:
+            flags.update(line.split(":", 1)[1].split())
+    return bool(flags & {"avx512_bf16", "amx_bf16"})
+
+
+def resolve_dtype(requested: str, device: str, cpuinfo: str | None = None) -> str:
+    """The dtype `auto` stands for: bfloat16 on CUDA, and on a CPU only where it has native bf16 (emulated
+    bf16 ran ~4x slower than fp32 on an AVX2-only EPYC), else float32. Other values pass through."""
+    if requested != "auto":
+        return requested
+    if device.startswith("cuda"):
+        return "bfloat16"
+    if cpuinfo is None:
+        path = Path("/proc/cpuinfo")
+        cpuinfo = path.read_text() if path.exists() else ""
+    return "bfloat16" if cpu_has_native_bf16(cpuinfo) else "float32"
+
+
+def token_budget_for(memory_bytes: int, model_config, dtype_bytes: int, fraction: float = 0.5,
+                     most: int = 1 << 18) -> int:
+    """Padded tokens per forward pass that fit in `fraction` of `memory_bytes` (the device's memory left
+    once the weights are loaded), from the activations that one token keeps alive inside one layer of
+    this architecture (no KV cache is kept). Rounded down to a power of two, at most `most`."""
+    config = getattr(model_config, "text_config", model_config)
+    hidden = config.hidden_size
+    intermediate = getattr(config, "intermediate_size", None) or 4 * hidden
+    per_token = dtype_bytes * (8 * hidden + 3 * intermediate)
+    tokens = int(memory_bytes * fraction // per_token)
+    if tokens < 1:
+        raise ValueError(
+            f"no room for activations: {memory_bytes / 2**30:.2f} GiB left for a model needing "
+            f"{per_token} bytes per token; use a smaller LM, dtype bfloat16 or a bigger device"
+        )
+    return min(most, 1 << (tokens.bit_length() - 1))
+
+
+def resolve_token_budget(requested, model, device: str) -> int | None:
+    """Tokens per forward pass: `auto` sizes it from the GPU's memory minus the weights on CUDA (the same on
+    identical cards, so every LM job of a corpus plans the same batches) and means none (fixed batch_size)
+    on a CPU; an integer passes through; None means batch by batch_size."""
+    if requested != "auto":
+        return requested
+    if not device.startswith("cuda"):
+        return None
+    total = torch.cuda.get_device_properties(torch.device(device)).total_memory
+    weights = sum(p.numel() * p.element_size() for p in model.parameters())
+    return token_budget_for(total - weights, model.config, next(model.parameters()).element_size())
+
+
 # ---------------------------------------------------------------- the restricted forward pass
 class RestrictedHead(torch.nn.Module):
     """The LM body plus only the vocabulary's rows of the output head, at the last position."""
@@ -219,10 +272,22 @@ class ExtractionStats:
         }
 
 
-def plan_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
-    """Prompt indices in batches, longest first (ties by index), so padding stays small."""
+def plan_batches(lengths: Sequence[int], batch_size: int, token_budget: int | None = None) -> list[list[int]]:
+    """Prompt indices in batches, longest first (ties by index), so padding stays small.
+
+    Without a token budget, `batch_size` prompts per batch. With one, each batch takes prompts while
+    prompts x longest prompt (the padded tokens of the forward pass) stays within the budget (at least one).
+    """
     order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
-    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    if token_budget is None:
+        return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    batches: list[list[int]] = []
+    for i in order:
+        if batches and (len(batches[-1]) + 1) * lengths[batches[-1][0]] <= token_budget:
+            batches[-1].append(i)
+        else:
+            batches.append([i])
+    return batches
 
 
 def _fingerprint(prompts: Sequence[str], token_ids: Sequence[int], settings: dict) -> str:
@@ -280,6 +345,7 @@ def extract(
     batches_per_shard: int = 8,
     settings: dict | None = None,
     progress: bool = True,
+    token_budget: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, ExtractionStats]:
     """Logits over V (N x |V|) and final hidden states (N x d), fp32, in the order of `prompts`.
 
@@ -292,13 +358,14 @@ def extract(
     unique = [str(p) for p in unique]
     encodings = tokenizer(unique, add_special_tokens=True)["input_ids"]
     lengths = [len(ids) for ids in encodings]
-    batches = plan_batches(lengths, batch_size)
+    batches = plan_batches(lengths, batch_size, token_budget)
     shards = [batches[i : i + batches_per_shard] for i in range(0, len(batches), batches_per_shard)]
     stats = ExtractionStats(
         documents=len(prompts), unique_prompts=len(unique), tokens=int(sum(lengths)), shards_total=len(shards)
     )
     shard_dir = Path(shard_dir)
-    lock = _prepare_shard_dir(shard_dir, _fingerprint(unique, token_ids, {"batch_size": batch_size, **(settings or {})}))
+    plan = {"batch_size": batch_size, "token_budget": token_budget}
+    lock = _prepare_shard_dir(shard_dir, _fingerprint(unique, token_ids, {**plan, **(settings or {})}))
     head = RestrictedHead(model, token_ids)
 
     def collate(indices: list[int]) -> dict:
@@ -341,3 +408,87 @@ def extract(
     bar.close()
     lock.close()
     return logits_u[inverse], hidden_u[inverse], stats
+
+
+# ---------------------------------------------------------------- one corpus over several LM jobs
+def split_batches(batches: Sequence[Sequence[int]], lengths: Sequence[int], parts: int) -> list[list[int]]:
+    """Cut the batch plan into `parts` runs of whole, consecutive batches of about equal padded tokens.
+
+    Returns the batch numbers of each part (a part may be empty when there are fewer batches than parts).
+    """
+    if parts < 1:
+        raise ValueError(f"the LM stage needs at least 1 job, got {parts}")
+    costs = np.asarray([len(b) * max(lengths[i] for i in b) for b in batches], dtype=np.float64)
+    ends = np.cumsum(costs)
+    total = ends[-1] if len(ends) else 0.0
+    result: list[list[int]] = [[] for _ in range(parts)]
+    for number, end in enumerate(ends):
+        # The part whose share of the total this batch's midpoint falls in.
+        middle = end - costs[number] / 2
+        result[min(parts - 1, int(middle * parts / total))].append(number)
+    return result
+
+
+def partition_documents(
+    prompts: Sequence[str], tokenizer, batch_size: int, parts: int, token_budget: int | None = None
+) -> list[list[int]]:
+    """Document indices of each of `parts` LM jobs.
+
+    Each job gets whole batches of the plan that one job would run (identical prompts stay together),
+    and `extract` on those documents re-plans exactly those batches: the gathered arrays equal one job's.
+    """
+    unique, inverse = np.unique(np.asarray(prompts, dtype=object), return_inverse=True)
+    lengths = [len(ids) for ids in tokenizer([str(p) for p in unique], add_special_tokens=True)["input_ids"]]
+    batches = plan_batches(lengths, batch_size, token_budget)
+    owner = np.empty(len(unique), dtype=np.int64)
+    for part, numbers in enumerate(split_batches(batches, lengths, parts)):
+        for number in numbers:
+            owner[batches[number]] = part
+    documents_owner = owner[inverse] if len(prompts) else owner[:0]
+    return [np.flatnonzero(documents_owner == part).tolist() for part in range(parts)]
+
+
+def combine_extraction_stats(parts: Sequence[dict]) -> dict:
+    """One `ExtractionStats.as_dict()` for the whole corpus from those of its LM jobs."""
+    total = ExtractionStats()
+    errors = []
+    for stats in parts:
+        total.documents += stats["documents"]
+        total.unique_prompts += stats["unique_prompts"]
+        total.tokens += stats["prompt_tokens"]
+        total.tokens_computed += stats["tokens_computed_this_run"]
+        total.seconds_computing += stats["seconds_computing"]
+        total.shards_total += stats["shards_total"]
+        total.shards_resumed += stats["shards_resumed"]
+        if stats["head_check_max_abs_error"] is not None:
+            errors.append(stats["head_check_max_abs_error"])
+    total.head_check_max_error = max(errors) if errors else None
+    return {**total.as_dict(), "jobs": len(parts)}
+
+
+def gather_parts(paths: Sequence[str | Path]) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Join the part files of one corpus's LM jobs: (logits, hidden, meta) in document order."""
+    loaded = []
+    for path in paths:
+        with np.load(path) as part:
+            loaded.append({key: part[key] for key in part.files})
+    total = {int(part["total_documents"]) for part in loaded}
+    if len(total) != 1:
+        raise ValueError(f"LM part files {list(map(str, paths))} were made for corpora of different sizes {total}")
+    (total,) = total
+    covered = np.zeros(total, dtype=np.int64)
+    for part in loaded:
+        np.add.at(covered, part["documents"], 1)
+    if (covered != 1).any():
+        raise ValueError(
+            f"LM part files {list(map(str, paths))} do not cover each of the {total} documents exactly once "
+            f"({int((covered == 0).sum())} missing, {int((covered > 1).sum())} repeated); delete them and rerun"
+        )
+    logits = np.empty((total, loaded[0]["logits"].shape[1]), dtype=np.float32)
+    hidden = np.empty((total, loaded[0]["hidden"].shape[1]), dtype=np.float32)
+    for part in loaded:
+        logits[part["documents"]] = part["logits"]
+        hidden[part["documents"]] = part["hidden"]
+    metas = [json.loads(str(part["meta"])) for part in loaded]
+    meta = {**metas[0], "extraction": combine_extraction_stats([m["extraction"] for m in metas])}
+    return logits, hidden, meta

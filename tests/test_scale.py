@@ -1,0 +1,161 @@
+"""Share and scale, for real: a DVC round trip through a local remote, and the tiny config on a SLURM cluster.
+
+Both start from one local run of the tiny config inside a fresh git repository holding the project's files.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import REPO
+from slurm_cluster import SlurmCluster, missing_programs
+
+pytestmark = pytest.mark.workflow
+TINY = "config/test/config.yaml"
+LM_DIR = "results/bbc/lm/smollm2/default"
+# Jobs that Snakemake runs itself (Snakefile's localrules), never on the cluster.
+LOCAL_RULES = {"all", "materialise_corpus", "acquire_lm", "collect_metrics", "plot_temperature_sweep"}
+
+
+def run(command, cwd, env=None):
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, f"{command}:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+    return result.stdout + result.stderr
+
+
+def snakemake(root, *args, env=None):
+    return run([sys.executable, "-m", "snakemake", "--configfile", TINY, "--cores", "2", *args], root, env)
+
+
+def git(root, *args):
+    return run(["git", "-c", "user.name=test", "-c", "user.email=test@example.org", *args], root)
+
+
+def share(root, action):
+    return run([sys.executable, "-m", "softtopic.share", action], root)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """The project's files (as git sees them) in a new git repository with a local DVC remote, after a
+    local run of the tiny config."""
+    root = tmp_path_factory.mktemp("project")
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO,
+                            capture_output=True, text=True, check=True).stdout.split("\0")
+    for name in filter(None, listed):
+        if (REPO / name).is_file():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, root / name)
+    git(root, "init", "-q")
+    run([sys.executable, "-m", "dvc", "remote", "add", "-d", "store", str(tmp_path_factory.mktemp("remote"))], root)
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "the project")
+    snakemake(root)
+    return root
+
+
+def test_dvc_pull_reuses_the_lm_outputs_on_a_fresh_clone(project, tmp_path):
+    print(share(project, "push"))
+    tracked = (project / "results.dvc").read_text()
+    for path in ("resources/lm", "results/bbc/lm", "results/bbc/corpus", "results/bbc/vocabulary"):
+        assert f"path: {path}\n" in tracked, path
+    git(project, "add", "results.dvc", "data.dvc")
+    git(project, "commit", "-q", "-m", "Share LM outputs")
+
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(project), str(clone))
+    assert not (clone / ".snakemake").exists() and not (clone / "resources").exists()
+    share(clone, "pull")
+    np.testing.assert_array_equal(np.load(clone / LM_DIR / "logits.npy"), np.load(project / LM_DIR / "logits.npy"))
+    plan = snakemake(clone, "-n")
+    scheduled = set(re.findall(r"^rule (\w+):", plan, flags=re.M))
+    assert scheduled and scheduled.isdisjoint(
+        {"materialise_corpus", "prepare_corpus", "build_vocabulary", "acquire_lm", "lm_outputs", "gather_lm_outputs"}
+    ), plan
+    start = time.perf_counter()
+    snakemake(clone)
+    print(f"LM-free run of the tiny config after dvc pull: {time.perf_counter() - start:.1f} s")
+    assert not (clone / "benchmarks" / "lm").exists() and not (clone / "benchmarks/bbc/lm").exists()
+    pd.testing.assert_frame_equal(pd.read_csv(clone / "reports/bbc/metrics.csv"),
+                                  pd.read_csv(project / "reports/bbc/metrics.csv"))
+
+
+def test_touch_in_dag_order_makes_each_stage_no_older_than_the_one_before(tmp_path):
+    from softtopic.share import STAGES, touch_in_dag_order, tracked_directories
+
+    files = ["data/raw/x.jsonl", "results/c/lm/m/p/logits.npy", "results/c/vocabulary/vocabulary.txt",
+             "results/c/corpus/documents.parquet", "resources/lm/m/model/config.json", "resources/lm/m/lm.json"]
+    for name in files:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x")
+    assert touch_in_dag_order(tmp_path, now=1_000_000) == len(files)
+    mtime = {name: (tmp_path / name).stat().st_mtime for name in files}
+    assert mtime["data/raw/x.jsonl"] < mtime["resources/lm/m/lm.json"] == mtime["resources/lm/m/model/config.json"]
+    assert mtime["resources/lm/m/lm.json"] < mtime["results/c/corpus/documents.parquet"]
+    assert mtime["results/c/corpus/documents.parquet"] < mtime["results/c/vocabulary/vocabulary.txt"]
+    assert mtime["results/c/vocabulary/vocabulary.txt"] < mtime["results/c/lm/m/p/logits.npy"] < 1_000_000
+    assert tracked_directories(tmp_path) == ["resources/lm", "results/c/corpus", "results/c/vocabulary", "results/c/lm"]
+    assert STAGES[0] == "data"
+
+
+# ---------------------------------------------------------------- SLURM
+def slurm_unavailable() -> str | None:
+    if os.geteuid() != 0:
+        return "the throw-away SLURM cluster runs its daemons as root; run the tests as root"
+    missing = missing_programs()
+    if missing:
+        return f"{', '.join(missing)} not installed (apt-get install slurm-wlm munge; .ci/run does this)"
+    return None
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    reason = slurm_unavailable()
+    if reason:
+        if os.environ.get("SOFTTOPIC_REQUIRE_SLURM") == "1":  # set by .ci/run: there it must run
+            pytest.fail(reason)
+        pytest.skip(reason)
+    cluster = SlurmCluster(tmp_path_factory.mktemp("slurm"))
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def test_tiny_config_through_the_slurm_profile_equals_a_local_run(project, cluster, tmp_path):
+    workdir = tmp_path / "on-slurm"
+    start = time.perf_counter()
+    # The profile as shipped, plus what this one-node test cluster needs: its LM jobs go to the `gpu`
+    # partition but ask for no GPU (it has none), with the 2 CPUs it has; no accounting, so squeue.
+    snakemake(project, "--profile", "profiles/slurm", "-d", str(workdir), "--jobs", "2",
+              "--set-resources", "lm_outputs:slurm_partition=gpu", "lm_outputs:gpu=0",
+              "--set-threads", "lm_outputs=2", "--slurm-status-command", "squeue",
+              "--slurm-init-seconds-before-status-checks", "2", env=cluster.env)
+    print(f"tiny config through SLURM: {time.perf_counter() - start:.1f} s")
+
+    # Every job that is not a localrule ran as a SLURM job, in the partition its rule asks for.
+    benchmarks = [p.relative_to(workdir / "benchmarks") for p in (workdir / "benchmarks").rglob("*.tsv")]
+    allocations = re.findall(r"sched: Allocate JobId=(\d+) .*Partition=(\w+)",
+                             (cluster.root / "log" / "slurmctld.log").read_text())
+    partition = dict(allocations)
+    slurm_logs = {p.stem: p.relative_to(workdir / "logs" / "slurm") for p in (workdir / "logs" / "slurm").rglob("*.log")}
+    rules = sorted(str(path.parts[0]).removeprefix("rule_") for path in slurm_logs.values())
+    assert set(rules).isdisjoint(LOCAL_RULES)
+    # Every job writes a benchmark; 4 of them are localrules (materialise, acquire, collect, plot).
+    assert len(slurm_logs) == len(partition) == len(benchmarks) - 4 == 12
+    assert rules.count("lm_outputs") == 1 and rules.count("train_dsl") == 2 and rules.count("evaluate_run") == 4
+    for job, path in slurm_logs.items():
+        assert partition[job] == ("gpu" if path.parts[0] == "rule_lm_outputs" else "cpu"), path
+
+    for name in (f"{LM_DIR}/logits.npy", f"{LM_DIR}/hidden.npy"):
+        np.testing.assert_array_equal(np.load(workdir / name), np.load(project / name))
+    pd.testing.assert_frame_equal(pd.read_csv(workdir / "reports/bbc/metrics.csv"),
+                                  pd.read_csv(project / "reports/bbc/metrics.csv"))

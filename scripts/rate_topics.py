@@ -12,7 +12,7 @@ def make_rater(settings: dict, manifest: str | None, lm_settings: dict):
     if settings["rater"] == "local":
         from softtopic.lm import load_lm, pick_device
 
-        model, tokenizer = load_lm(manifest, lm_settings.get("dtype", "float32"), pick_device(lm_settings.get("device", "auto")))
+        model, tokenizer = load_lm(manifest, lm_settings.get("dtype", "auto"), pick_device(lm_settings.get("device", "auto")))
         return LocalRater(model, tokenizer)
     return ChatRater(
         base_url=settings["base_url"],

@@ -5,10 +5,12 @@ import pytest
 import torch
 
 from softtopic.lm import (
+    DTYPES,
     RestrictedHead,
     cpu_has_native_bf16,
     extract,
     gather_parts,
+    load_lm,
     partition_documents,
     plan_batches,
     resolve_dtype,
@@ -133,6 +135,12 @@ def test_dtype_auto_is_bf16_on_cuda_and_on_cpus_with_native_bf16_only():
     assert resolve_dtype("auto", "cpu", EPYC_AVX2) == "float32"
     assert resolve_dtype("auto", "cpu", GENOA) == "bfloat16"
     assert resolve_dtype("float32", "cuda", SAPPHIRE) == "float32"
+
+
+def test_load_lm_takes_dtype_auto(smollm2_manifest):
+    """Every LM user (the LM stage, the local rater) may pass the config's `auto` straight through."""
+    model, _ = load_lm(smollm2_manifest, "auto", "cpu")
+    assert next(model.parameters()).dtype == DTYPES[resolve_dtype("auto", "cpu")]
 
 
 def test_plan_batches_by_token_budget_fills_each_forward_pass():

@@ -105,7 +105,8 @@ def acquire_lm(source: str, dest: str | Path) -> dict:
 
 
 def load_lm(manifest_path: str | Path, dtype: str = "float32", device: str = "cpu"):
-    """Model (eval mode) and tokenizer (left padding, a pad token) from an LM manifest."""
+    """Model (eval mode) and tokenizer (left padding, a pad token) from an LM manifest; `dtype` may be
+    'auto' (see `resolve_dtype`)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     manifest_path = Path(manifest_path)
@@ -116,7 +117,7 @@ def load_lm(manifest_path: str | Path, dtype: str = "float32", device: str = "cp
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=DTYPES[dtype]).to(device).eval()
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=DTYPES[resolve_dtype(dtype, device)]).to(device).eval()
     return model, tokenizer
 
 

@@ -100,9 +100,22 @@ def test_touch_in_dag_order_makes_each_stage_no_older_than_the_one_before(tmp_pa
     assert mtime["data/raw/x.jsonl"] < mtime["resources/lm/m/lm.json"] == mtime["resources/lm/m/model/config.json"]
     assert mtime["resources/lm/m/lm.json"] < mtime["results/c/corpus/documents.parquet"]
     assert mtime["results/c/corpus/documents.parquet"] < mtime["results/c/vocabulary/vocabulary.txt"]
-    assert mtime["results/c/vocabulary/vocabulary.txt"] < mtime["results/c/lm/m/p/logits.npy"] < 1_000_000
+    assert mtime["results/c/vocabulary/vocabulary.txt"] < mtime["results/c/lm/m/p/logits.npy"] <= 1_000_000 + len(STAGES)
     assert tracked_directories(tmp_path) == ["resources/lm", "results/c/corpus", "results/c/vocabulary", "results/c/lm"]
     assert STAGES[0] == "data"
+
+
+def test_pulled_files_are_dated_after_the_workflow_code(tmp_path):
+    """A fresh clone dates scripts at checkout; outputs dated before them would rerun ("Code has changed")."""
+    from softtopic.share import touch_in_dag_order
+
+    script, output = tmp_path / "scripts" / "job.py", tmp_path / "data" / "raw" / "x.jsonl"
+    for path in (script, output):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("x")
+    os.utime(script, (2_000_000, 2_000_000))  # checked out "after" the pull's clock reading
+    touch_in_dag_order(tmp_path, now=1_000_000)
+    assert output.stat().st_mtime > script.stat().st_mtime
 
 
 # ---------------------------------------------------------------- SLURM

@@ -25,6 +25,8 @@ import yaml
 STAGE_FILE = "results.dvc"
 # What is versioned, in the order Snakemake makes it (each stage reads only earlier ones).
 STAGES = ["data", "resources/lm", "results/*/corpus", "results/*/vocabulary", "results/*/lm"]
+# The workflow's code: Snakemake reruns a job whose outputs are older than its script.
+CODE = ["Snakefile", "rules", "scripts", "src", "envs", "config"]
 
 
 def tracked_directories(root: Path) -> list[str]:
@@ -47,12 +49,24 @@ def write_stage_file(root: Path) -> list[str]:
     return directories
 
 
+def newest_code_mtime(root: Path) -> float:
+    """The modification time of the newest file of the workflow's code (0 if there is none)."""
+    newest = 0.0
+    for name in CODE:
+        top = root / name
+        for path in [top] if top.is_file() else top.rglob("*") if top.is_dir() else []:
+            if path.is_file():
+                newest = max(newest, path.stat().st_mtime)
+    return newest
+
+
 def touch_in_dag_order(root: Path, now: float | None = None) -> int:
-    """Give every file of each stage the same mtime, one second later than the stage before; returns the count."""
-    now = time.time() if now is None else now
+    """Give every file of each stage the same mtime, one second later than the stage before and all
+    newer than the workflow's code (a fresh checkout dates it at clone time); returns the count."""
+    start = max(time.time() if now is None else now, newest_code_mtime(root))
     count = 0
     for number, pattern in enumerate(STAGES):
-        stamp = now - (len(STAGES) - number)
+        stamp = start + 1 + number
         for top in sorted(root.glob(pattern)):
             files = [top] if top.is_file() else [p for p in top.rglob("*") if p.is_file()]
             for path in files:

@@ -23,6 +23,7 @@
 #   reports/tables/main.md, main.tex                   the paper's main table (mean +- sd, Welch marks)
 #   reports/tables/retrieval.md                        P@1/5/10 per method, with the reference rows
 #   reports/temperature_sweep.pdf                      each metric against tau, mean +- sd over seeds
+#   reports/provenance/config.yaml, versions.txt       the resolved config and the package versions
 # logs/ and benchmarks/ mirror these paths.
 
 
@@ -45,6 +46,7 @@ include: "rules/rating.smk"
 include: "rules/metrics.smk"
 include: "rules/tables.smk"
 include: "rules/plots.smk"
+include: "rules/provenance.smk"
 
 
 # Rules that need the package registries or the hub, or are too small to submit to a cluster.
@@ -56,6 +58,7 @@ localrules:
     collect_retrieval_references,
     main_table,
     plot_temperature_sweep,
+    record_provenance,
 
 
 rule all:

@@ -62,7 +62,7 @@ def get_final_output():
             f"reports/{corpus}/retrieval_references.csv"
             for corpus in config["run"]["corpora"]
         ]
-        + ["reports/tables/main.md"]
+        + ["reports/tables/main.md", "reports/provenance/config.yaml"]
     )
 
 

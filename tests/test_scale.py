@@ -20,8 +20,9 @@ from slurm_cluster import SlurmCluster, missing_programs
 pytestmark = pytest.mark.workflow
 TINY = "config/test/config.yaml"
 LM_DIR = "results/bbc/lm/smollm2/default"
-# Jobs that Snakemake runs itself (Snakefile's localrules), never on the cluster.
-LOCAL_RULES = {"all", "materialise_corpus", "acquire_lm", "collect_metrics", "plot_temperature_sweep"}
+# Jobs that Snakemake runs itself (the Snakefile's `localrules:`), never on the cluster.
+LOCAL_RULES = set(re.findall(r"^    (\w+),$", (REPO / "Snakefile").read_text().split("localrules:")[1].split("\n\n")[0],
+                             flags=re.M))
 
 
 def run(command, cwd, env=None):
@@ -148,7 +149,7 @@ def test_tiny_config_through_the_slurm_profile_equals_a_local_run(project, clust
     start = time.perf_counter()
     # The profile as shipped, plus what this one-node test cluster needs: its LM jobs go to the `gpu`
     # partition but ask for no GPU (it has none), with the 2 CPUs it has; no accounting, so squeue.
-    snakemake(project, "--profile", "profiles/slurm", "-d", str(workdir), "--jobs", "2",
+    printed = snakemake(project, "--profile", "profiles/slurm", "-d", str(workdir), "--jobs", "2",
               "--set-resources", "lm_outputs:slurm_partition=gpu", "lm_outputs:gpu=0",
               "--set-threads", "lm_outputs=2", "--slurm-status-command", "squeue",
               "--slurm-init-seconds-before-status-checks", "2", env=cluster.env)
@@ -161,9 +162,12 @@ def test_tiny_config_through_the_slurm_profile_equals_a_local_run(project, clust
     partition = dict(allocations)
     slurm_logs = {p.stem: p.relative_to(workdir / "logs" / "slurm") for p in (workdir / "logs" / "slurm").rglob("*.log")}
     rules = sorted(str(path.parts[0]).removeprefix("rule_") for path in slurm_logs.values())
-    assert set(rules).isdisjoint(LOCAL_RULES)
-    # Every job writes a benchmark; 4 of them are localrules (materialise, acquire, collect, plot).
-    assert len(slurm_logs) == len(partition) == len(benchmarks) - 4 == 12
+    # Snakemake prints "rule X:" for each job it submits and "localrule X:" for each it runs itself.
+    submitted = sorted(re.findall(r"^rule (\w+):", printed, flags=re.M))
+    local = re.findall(r"^localrule (\w+):", printed, flags=re.M)
+    assert set(local) <= LOCAL_RULES and set(rules).isdisjoint(LOCAL_RULES)
+    assert rules == submitted and len(slurm_logs) == len(partition)
+    assert len(benchmarks) == len(submitted) + len(local) - 1  # every job but `all` writes a benchmark
     assert rules.count("lm_outputs") == 1 and rules.count("train_dsl") == 2 and rules.count("evaluate_run") == 4
     for job, path in slurm_logs.items():
         assert partition[job] == ("gpu" if path.parts[0] == "rule_lm_outputs" else "cpu"), path

@@ -10,6 +10,7 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 import yaml
 
 from softtopic.output import ModelOutput
@@ -80,8 +81,14 @@ def test_outputs_of_every_stage(tiny_run):
     retrieval = (tiny_run / "reports" / "tables" / "retrieval.md").read_text()
     assert "| Method | bbc P@1 | bbc P@5 | bbc P@10 |" in retrieval and "| Reference: BoW cosine |" in retrieval
     assert table["llm_rating"].between(1, 3).all()
-    # 15 + the LM gather + encode_reference + 4 each of coherence, retrieval, rating + reference rows, their table, main table
-    assert jobs == len(list((tiny_run / "logs").rglob("*.log"))) == 32
+    recorded = yaml.safe_load((tiny_run / "reports" / "provenance" / "config.yaml").read_text())
+    assert recorded["run"]["temperatures"] == [1, 3] and recorded["vocabulary"]["size"] == 150
+    assert recorded["training"]["dsl"]["kl_weight"] == 1000  # a schema default, filled in
+    versions = (tiny_run / "reports" / "provenance" / "versions.txt").read_text().splitlines()
+    assert f"torch=={torch.__version__}" in versions and versions[0].startswith("python==")
+    # 15 + the LM gather + encode_reference + 4 each of coherence, retrieval, rating + reference rows, their
+    # table, main table, provenance
+    assert jobs == len(list((tiny_run / "logs").rglob("*.log"))) == 33
     assert not (tiny_run / LM_DIR / "parts").exists() or not any((tiny_run / LM_DIR / "parts").iterdir())
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
+import platform
 import sys
 
 
@@ -23,6 +25,12 @@ def script_logging(log_path: str) -> logging.Logger:
 
     sys.excepthook = log_uncaught
     return log
+
+
+def package_versions() -> list[tuple[str, str]]:
+    """(name, version) of Python and of every installed distribution, sorted by name."""
+    installed = {(d.metadata["Name"] or "").lower(): d.version for d in importlib.metadata.distributions()}
+    return [("python", platform.python_version())] + sorted((n, v) for n, v in installed.items() if n)
 
 
 def run_identity(model: str, corpus: str, wildcards) -> dict:

@@ -1,0 +1,26 @@
+# What a run was made with: the resolved config (schema defaults filled in) and the installed package
+# versions, next to the reports. A config change reruns it (params).
+
+
+rule record_provenance:
+    output:
+        config=report(
+            "reports/provenance/config.yaml",
+            caption="../report/provenance.rst",
+            category="Provenance",
+        ),
+        versions=report(
+            "reports/provenance/versions.txt",
+            caption="../report/provenance.rst",
+            category="Provenance",
+        ),
+    log:
+        "logs/provenance.log",
+    benchmark:
+        "benchmarks/provenance.tsv"
+    conda:
+        "../envs/plots.yaml"
+    params:
+        config=config,
+    script:
+        "../scripts/record_provenance.py"

@@ -1,8 +1,17 @@
 """Word vocabulary and bag of words (SPEC §2).
 
-Tokenisation follows the paper's filter without spaCy: lowercase, alphabetic runs only, not a
-stopword (gensim's English list), longer than `min_length - 1` characters, no lemmatisation. The
-vocabulary is the `size` most frequent words (ties broken alphabetically, so it is deterministic).
+Two token filters (`vocabulary.filter`):
+
+- ``release`` (default), as the authors' release builds it: spaCy tokens kept when alphabetic,
+  already lowercase (capitalised tokens are dropped, not lowercased), not sentence-initial, not a
+  spaCy stopword and at least `min_length` characters long. The release parsed with
+  ``en_core_web_lg``; here sentence starts come from spaCy's rule-based ``sentencizer`` on
+  ``spacy.blank("en")`` (same tokenizer rules and lexical attributes, no statistical model).
+- ``simple``: lowercase, alphabetic runs only, not a stopword (gensim's English list), at least
+  `min_length` characters.
+
+No lemmatisation. The vocabulary is the `size` most frequent words (ties broken alphabetically, so it
+is deterministic).
 """
 
 from __future__ import annotations
@@ -21,6 +30,38 @@ _WORD = re.compile(r"[^\W\d_]+")
 def tokenize(text: str, min_length: int = 3, stopwords: frozenset[str] = STOPWORDS) -> list[str]:
     """Alphabetic, lowercase, non-stopword tokens of at least `min_length` characters."""
     return [w for w in _WORD.findall(text.lower()) if len(w) >= min_length and w not in stopwords]
+
+
+def release_tokenizer():
+    """spaCy's blank English pipeline with the rule-based sentencizer (no model download)."""
+    import spacy
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    return nlp
+
+
+def release_tokenize(texts: Iterable[str], min_length: int = 3, nlp=None) -> list[list[str]]:
+    """The release's filter: alphabetic, lowercase as written, not sentence-initial, not a stopword,
+    at least `min_length` characters."""
+    nlp = nlp or release_tokenizer()
+    return [
+        [t.text for t in doc if t.is_alpha and t.is_lower and not t.is_sent_start and not t.is_stop
+         and len(t.text) >= min_length]
+        for doc in nlp.pipe(texts, batch_size=256)
+    ]
+
+
+FILTERS = ("release", "simple")
+
+
+def tokenize_documents(texts: Iterable[str], filter: str = "release", min_length: int = 3) -> list[list[str]]:
+    """Each text's tokens under the named filter (`FILTERS`)."""
+    if filter == "release":
+        return release_tokenize(texts, min_length)
+    if filter == "simple":
+        return [tokenize(text, min_length) for text in texts]
+    raise ValueError(f"unknown vocabulary filter '{filter}'; known: {list(FILTERS)}")
 
 
 def build_vocabulary(token_lists: Iterable[Sequence[str]], size: int) -> list[str]:

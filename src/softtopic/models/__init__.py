@@ -1,10 +1,18 @@
 """Topic models behind one contract (`softtopic.models.base.TopicModel`), looked up by name."""
 
-from softtopic.models.base import TopicData, TopicModel
+from softtopic.models.base import INPUTS, TopicData, TopicModel
+from softtopic.models.bertopic_model import BERTopicModel
 from softtopic.models.lda import LDA
-from softtopic.models.prodlda import DSLProdLDA, ProdLDA
+from softtopic.models.prodlda import CombinedTM, DSLProdLDA, ProdLDA, ZeroShotTM
 
-MODELS: dict[str, type[TopicModel]] = {"dsl": DSLProdLDA, "prodlda": ProdLDA, "lda": LDA}
+MODELS: dict[str, type[TopicModel]] = {
+    "dsl": DSLProdLDA,
+    "prodlda": ProdLDA,
+    "lda": LDA,
+    "zeroshottm": ZeroShotTM,
+    "combinedtm": CombinedTM,
+    "bertopic": BERTopicModel,
+}
 
 
 def make_model(name: str, **params) -> TopicModel:
@@ -16,4 +24,4 @@ def make_model(name: str, **params) -> TopicModel:
     return cls(**params)
 
 
-__all__ = ["MODELS", "TopicData", "TopicModel", "make_model"]
+__all__ = ["INPUTS", "MODELS", "TopicData", "TopicModel", "make_model"]

@@ -6,6 +6,8 @@ the decoder must reconstruct:
 - DSL-ProdLDA: LM hidden state in, soft label ``softmax(y / tau)`` out, loss
   ``KL(q || prior) + kl_weight * KL(target || prediction)``, prediction tempered by the same tau.
 - ProdLDA: BoW counts in and out, loss ``KL(q || prior) - sum(bow * log prediction)``.
+- ZeroShotTM (Bianchi et al. 2021b): the document's sentence embedding in, BoW counts out.
+- CombinedTM (Bianchi et al. 2021a): BoW counts concatenated with the sentence embedding in, BoW out.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ class ProdLDANetwork(nn.Module):
     """Encoder (input -> logistic-normal posterior) and product-of-experts decoder over V."""
 
     def __init__(self, input_dim: int, vocab_size: int, num_topics: int, hidden: tuple[int, ...] = (200, 200),
-                 dropout: float = 0.2):
+                 dropout: float = 0.2, learn_priors: bool = True):
         super().__init__()
         layers: list[nn.Module] = []
         width = input_dim
@@ -43,8 +45,15 @@ class ProdLDANetwork(nn.Module):
         self.beta = nn.Parameter(torch.empty(num_topics, vocab_size))
         nn.init.xavier_uniform_(self.beta)
         self.beta_norm = nn.BatchNorm1d(vocab_size, affine=False)
-        # Laplace approximation of a Dirichlet(1) prior: mean 0, variance 1 - 1/K.
-        self.register_buffer("prior_var", torch.full((num_topics,), 1.0 - 1.0 / num_topics))
+        # Laplace approximation of a Dirichlet(1) prior: mean 0, variance 1 - 1/K. The release (as OCTIS's
+        # AVITM) trains both (`learn_priors=True`); with learn_priors=False they stay fixed buffers.
+        prior_mean = torch.zeros(num_topics)
+        prior_var = torch.full((num_topics,), 1.0 - 1.0 / num_topics)
+        if learn_priors:
+            self.prior_mean, self.prior_var = nn.Parameter(prior_mean), nn.Parameter(prior_var)
+        else:
+            self.register_buffer("prior_mean", prior_mean)
+            self.register_buffer("prior_var", prior_var)
 
     def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.encoder(x)
@@ -59,7 +68,8 @@ class ProdLDANetwork(nn.Module):
         theta = self.theta_dropout(self.sample_theta(mu, logvar))
         prediction = torch.softmax(self.beta_norm(theta @ self.beta) / tau, dim=-1)
         var = torch.exp(logvar)
-        kl = 0.5 * ((var + mu**2) / self.prior_var - 1.0 + torch.log(self.prior_var) - logvar).sum(-1)
+        kl = 0.5 * ((var + (mu - self.prior_mean) ** 2) / self.prior_var - 1.0 + torch.log(self.prior_var) - logvar)
+        kl = kl.sum(-1)
         return prediction, kl
 
     @torch.no_grad()
@@ -89,12 +99,14 @@ class _NeuralTopicModel(TopicModel):
 
     def __init__(self, num_topics: int, epochs: int = 100, batch_size: int = 64, lr: float = 2e-3,
                  betas: tuple[float, float] = (0.99, 0.99), hidden: tuple[int, ...] = (200, 200),
-                 dropout: float = 0.2, theta_samples: int = 10, progress: bool = False):
+                 dropout: float = 0.2, theta_samples: int = 10, learn_priors: bool = True, device: str = "auto",
+                 progress: bool = False):
         self.num_topics = num_topics
         self.settings = TrainingSettings(epochs=epochs, batch_size=batch_size, lr=lr, betas=tuple(betas),
-                                         progress=progress)
+                                         progress=progress, device=device)
         self.hidden = tuple(hidden)
         self.dropout = dropout
+        self.learn_priors = learn_priors
         self.theta_samples = theta_samples
         self.network: ProdLDANetwork | None = None
         self._rows: np.ndarray | None = None
@@ -123,7 +135,8 @@ class _NeuralTopicModel(TopicModel):
         self._rows = self.rows(data)
         x = self.inputs(data, self._rows)
         target = self.targets(data, self._rows)
-        self.network = ProdLDANetwork(x.shape[1], len(data.vocabulary), self.num_topics, self.hidden, self.dropout)
+        self.network = ProdLDANetwork(x.shape[1], len(data.vocabulary), self.num_topics, self.hidden, self.dropout,
+                                      self.learn_priors)
 
         def loss(batch_x: torch.Tensor, batch_target: torch.Tensor) -> torch.Tensor:
             prediction, kl = self.network(batch_x, self.tau)
@@ -131,14 +144,15 @@ class _NeuralTopicModel(TopicModel):
 
         history = train_network(self.network, x, target, loss, self.settings, seed, desc=type(self).__name__)
         torch.manual_seed(seed + 1)
-        self._theta = self.network.mean_theta(x, self.theta_samples).numpy()
+        device = next(self.network.parameters()).device
+        self._theta = self.network.mean_theta(x.to(device), self.theta_samples).cpu().numpy()
         return history
 
     def theta(self) -> np.ndarray:
         return self._theta
 
     def beta(self) -> np.ndarray:
-        return torch.softmax(self.network.beta.detach(), dim=-1).numpy()
+        return torch.softmax(self.network.beta.detach(), dim=-1).cpu().numpy()
 
     def documents(self) -> np.ndarray:
         return self._rows
@@ -146,6 +160,8 @@ class _NeuralTopicModel(TopicModel):
 
 class DSLProdLDA(_NeuralTopicModel):
     """ProdLDA reading the LM hidden state and reconstructing the LM soft label at temperature tau."""
+
+    requires = frozenset({"lm"})
 
     def __init__(self, num_topics: int, tau: float = 3.0, kl_weight: float = 1000.0, loss: str = "kl",
                  target_top_k: int | None = None, **kwargs):
@@ -176,6 +192,8 @@ class DSLProdLDA(_NeuralTopicModel):
 class ProdLDA(_NeuralTopicModel):
     """The BoW baseline: ProdLDA reading and reconstructing bag-of-words counts."""
 
+    requires = frozenset({"bow"})
+
     def rows(self, data: TopicData) -> np.ndarray:
         return data.nonempty_documents()
 
@@ -186,3 +204,28 @@ class ProdLDA(_NeuralTopicModel):
 
     def reconstruction(self, target, prediction):
         return cross_entropy_reconstruction(target, prediction)
+
+
+def document_embeddings(data: TopicData, rows: np.ndarray) -> torch.Tensor:
+    """The sentence-encoder embeddings of `rows` (the contextual models' input)."""
+    if data.embeddings is None:
+        raise ValueError("this model needs the sentence-encoder document embeddings (results/<corpus>/embeddings/)")
+    return torch.as_tensor(data.embeddings[rows], dtype=torch.float32)
+
+
+class ZeroShotTM(ProdLDA):
+    """ProdLDA whose encoder reads only the document's sentence embedding; the decoder reconstructs BoW."""
+
+    requires = frozenset({"bow", "embeddings"})
+
+    def inputs(self, data, rows):
+        return document_embeddings(data, rows)
+
+
+class CombinedTM(ProdLDA):
+    """ProdLDA whose encoder reads the BoW concatenated with the sentence embedding."""
+
+    requires = frozenset({"bow", "embeddings"})
+
+    def inputs(self, data, rows):
+        return torch.cat([ProdLDA.targets(self, data, rows), document_embeddings(data, rows)], dim=1)

@@ -10,7 +10,7 @@ rule evaluate_run:
     benchmark:
         "benchmarks/{corpus}/metrics/{run}.tsv"
     wildcard_constraints:
-        run=r"(dsl|prodlda|lda)/.+",
+        run=rf"({_alternatives(MODELS)})/.+",
     conda:
         "../envs/metrics.yaml"
     params:

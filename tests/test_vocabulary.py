@@ -1,5 +1,6 @@
 """The release's token filter (spaCy blank English + sentencizer) on hand-made sentences."""
 
+import numpy as np
 import pytest
 
 from softtopic.vocabulary import release_tokenize, tokenize_documents
@@ -26,3 +27,16 @@ def test_filters_differ_where_the_release_is_stricter():
     assert release_tokenize(["the cats sit"], min_length=4) == [["cats"]]
     with pytest.raises(ValueError, match="unknown vocabulary filter 'nltk'"):
         tokenize_documents(text, "nltk")
+
+
+def test_word2vec_rows_follow_the_vocabulary_and_the_seed():
+    from softtopic.embeddings import train_word_vectors
+
+    sentences = [["java", "string", "split"], ["python", "list", "sort"], ["java", "list"]] * 20
+    vocabulary = ["list", "java", "python", "string", "split", "sort"]
+    first = train_word_vectors(sentences, vocabulary, dimensions=8, epochs=2, seed=1)
+    assert first.shape == (6, 8) and first.dtype == np.float32
+    np.testing.assert_array_equal(first, train_word_vectors(sentences, vocabulary, dimensions=8, epochs=2, seed=1))
+    assert not np.array_equal(first, train_word_vectors(sentences, vocabulary, dimensions=8, epochs=2, seed=2))
+    with pytest.raises(ValueError, match="never occur"):
+        train_word_vectors(sentences, vocabulary + ["rust"], dimensions=8, epochs=1)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from softtopic.models import MODELS, TopicData, make_model
+from softtopic.models import TopicData, make_model
 from softtopic.output import ModelOutput
 
 
@@ -27,7 +27,7 @@ FAST = {"dsl": dict(epochs=20, batch_size=16, tau=2.0), "prodlda": dict(epochs=2
         "lda": dict(passes=2, iterations=20)}
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("name", sorted(FAST))
 def test_output_shapes_and_distributions(data, name):
     model = make_model(name, num_topics=4, **FAST[name])
     model.fit(data, seed=0)

@@ -1,10 +1,22 @@
 """Topic models behind one contract (`softtopic.models.base.TopicModel`), looked up by name."""
 
 from softtopic.models.base import TopicData, TopicModel
+from softtopic.models.etm import ECRTM, ETM, DSLECRTM, DSLETM
+from softtopic.models.fastopic import DSLFASTopic, FASTopic
 from softtopic.models.lda import LDA
 from softtopic.models.prodlda import DSLProdLDA, ProdLDA
 
-MODELS: dict[str, type[TopicModel]] = {"dsl": DSLProdLDA, "prodlda": ProdLDA, "lda": LDA}
+MODELS: dict[str, type[TopicModel]] = {
+    "dsl": DSLProdLDA,
+    "prodlda": ProdLDA,
+    "lda": LDA,
+    "etm": ETM,
+    "ecrtm": ECRTM,
+    "fastopic": FASTopic,
+    "dsl-etm": DSLETM,
+    "dsl-ecrtm": DSLECRTM,
+    "dsl-fastopic": DSLFASTopic,
+}
 
 
 def make_model(name: str, **params) -> TopicModel:

@@ -11,6 +11,8 @@ from softtopic.models.base import TopicData, TopicModel
 class LDA(TopicModel):
     """Latent Dirichlet allocation on BoW counts (documents with an empty BoW are left out)."""
 
+    requires = frozenset({"bow"})
+
     def __init__(self, num_topics: int, passes: int = 10, iterations: int = 100, chunksize: int = 2000,
                  alpha: str = "symmetric"):
         self.num_topics = num_topics

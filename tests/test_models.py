@@ -30,7 +30,7 @@ FAST = {"dsl": dict(epochs=20, batch_size=16, tau=2.0), "prodlda": dict(epochs=2
         "combinedtm": dict(epochs=20, batch_size=16), "bertopic": dict(n_init=2)}
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("name", sorted(FAST))
 def test_output_shapes_and_distributions(data, name):
     model = make_model(name, num_topics=4, **FAST[name])
     model.fit(data, seed=0)

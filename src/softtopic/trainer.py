@@ -19,6 +19,7 @@ class TrainingSettings:
     batch_size: int = 64
     lr: float = 2e-3
     betas: tuple[float, float] = (0.99, 0.99)
+    weight_decay: float = 0.0
     progress: bool = False
     device: str = "auto"
 
@@ -40,7 +41,8 @@ def train_network(
     network.to(device)
     inputs, targets = inputs.to(device), targets.to(device)
     generator = torch.Generator().manual_seed(seed)
-    optimiser = torch.optim.Adam(network.parameters(), lr=settings.lr, betas=settings.betas)
+    optimiser = torch.optim.Adam(network.parameters(), lr=settings.lr, betas=settings.betas,
+                                 weight_decay=settings.weight_decay)
     n = len(inputs)
     history = []
     epochs = tqdm(range(settings.epochs), desc=desc, disable=not settings.progress, file=sys.stderr,

@@ -2,6 +2,8 @@
 
 from softtopic.models.base import INPUTS, TopicData, TopicModel
 from softtopic.models.bertopic_model import BERTopicModel
+from softtopic.models.etm import ECRTM, ETM, DSLECRTM, DSLETM
+from softtopic.models.fastopic import DSLFASTopic, FASTopic
 from softtopic.models.lda import LDA
 from softtopic.models.prodlda import CombinedTM, DSLProdLDA, ProdLDA, ZeroShotTM
 
@@ -12,6 +14,12 @@ MODELS: dict[str, type[TopicModel]] = {
     "zeroshottm": ZeroShotTM,
     "combinedtm": CombinedTM,
     "bertopic": BERTopicModel,
+    "etm": ETM,
+    "ecrtm": ECRTM,
+    "fastopic": FASTopic,
+    "dsl-etm": DSLETM,
+    "dsl-ecrtm": DSLECRTM,
+    "dsl-fastopic": DSLFASTopic,
 }
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from softtopic.models.base import TopicData, TopicModel
+from softtopic.models.neural import required_array
 
 
 class BERTopicModel(TopicModel):
@@ -34,8 +35,7 @@ class BERTopicModel(TopicModel):
         from sklearn.cluster import KMeans
         from sklearn.feature_extraction.text import CountVectorizer
 
-        if data.embeddings is None:
-            raise ValueError("BERTopic needs the sentence-encoder document embeddings (results/<corpus>/embeddings/)")
+        embeddings = required_array(data, "embeddings", "BERTopic", "the sentence-encoder document embeddings")
         self._rows = data.nonempty_documents()
         bow = data.bow[self._rows]
         words = np.asarray(data.vocabulary, dtype=object)
@@ -49,7 +49,7 @@ class BERTopicModel(TopicModel):
             top_n_words=15,
             calculate_probabilities=False,
         )
-        topics, _ = self.model.fit_transform(texts, embeddings=data.embeddings[self._rows])
+        topics, _ = self.model.fit_transform(texts, embeddings=embeddings[self._rows])
         topics = np.asarray(topics)
         if topics.min() < 0 or len(set(topics)) != self.num_topics:
             raise RuntimeError(f"BERTopic gave topics {sorted(set(topics))}, expected 0..{self.num_topics - 1}")

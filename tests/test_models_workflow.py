@@ -34,7 +34,7 @@ def copy_titles(source, dest, labels, per_label):
         header = handle.readline()
         out.write(header)
         for line in handle:
-            text, label = line.rstrip("\n").rsplit("\t", 1)
+            text, label = line.rstrip("\r\n").rsplit("\t", 1)
             if label not in labels or '"' in text or "\t" in text or taken.get(label, 0) >= per_label:
                 continue
             taken[label] = taken.get(label, 0) + 1

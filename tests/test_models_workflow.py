@@ -18,9 +18,9 @@ pytestmark = [
     pytest.mark.skipif(not (SHARED_DATASETS / "stackoverflow.tsv").exists(), reason="shared datasets not beside the repo"),
 ]
 CONFIG = REPO / "config" / "test" / "stackoverflow.yaml"
-# wordpress, subversion, matlab, magento: on 20 labels, 400 titles of ~8 words are too few for the BoW
-# models to beat chance (measured: ProdLDA and LDA at K = 10 gave purity 0.127 and 0.143 against 0.143
-# and 0.153 for shuffled labels).
+# wordpress, subversion, matlab, magento: on 20 labels, 400 titles of ~8 words were too few for the BoW
+# models to beat chance (with the release filter, ProdLDA and LDA at K = 10 gave purity 0.127 and 0.143
+# against 0.143 and 0.153 for shuffled labels).
 LABELS = ("1", "3", "6", "20")
 PER_LABEL = 100
 DOCUMENTS = len(LABELS) * PER_LABEL

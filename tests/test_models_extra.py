@@ -203,3 +203,24 @@ def test_ecr_pulls_word_embeddings_towards_topic_embeddings(data):
         with torch.no_grad():
             costs.append(float(model.network.regulariser()))
     assert costs[1] < costs[0]
+
+
+@pytest.mark.parametrize("name", NEW)
+def test_schema_defaults_are_the_papers_and_build_the_model(name):
+    import yaml
+
+    from conftest import REPO
+    from softtopic.config import validate_schema
+
+    schema = yaml.safe_load((REPO / "config" / "schema.yaml").read_text())
+    assert name in schema["properties"]["run"]["properties"]["models"]["items"]["enum"]
+    config = validate_schema({"corpora": {"c": {"path": "p"}}, "lms": {"l": {"source": "s"}},
+                              "run": {"corpora": ["c"], "lms": ["l"], "models": [name]}}, schema)
+    settings = config["training"][name]
+    model = make_model(name, num_topics=3, **settings, **({"tau": 3.0} if name.startswith("dsl") else {}))
+    epochs = {"etm": 100, "dsl-etm": 100}.get(name, 200)
+    assert model.settings.epochs == epochs
+    if name == "dsl-ecrtm":
+        assert model.kl_weight == 1000
+    if name == "dsl-fastopic":
+        assert model.target_top_k == 20 and model.settings.batch_size == 0  # 0: full batch

@@ -6,6 +6,7 @@ import scipy.sparse as sp
 import torch
 
 from softtopic.models import MODELS, TopicData, make_model
+from softtopic.models.neural import NeuralTopicModel
 from softtopic.models.transport import sinkhorn_plan, squared_distances, uniform
 
 N, V, THEME_WORDS = 120, 30, 15
@@ -144,8 +145,7 @@ def test_each_model_runs_on_what_it_declares_it_requires(data, name):
         embeddings=data.embeddings if "embeddings" in cls.requires else None,
         word_vectors=data.word_vectors if "word_vectors" in cls.requires else None,
     )
-    settings = {"lda": dict(passes=1, iterations=5)}.get(name, dict(epochs=1))
-    model = make_model(name, num_topics=2, **settings)
+    model = make_model(name, num_topics=2, **(dict(epochs=1) if issubclass(cls, NeuralTopicModel) else {}))
     model.fit(given, seed=0)
     assert model.theta().shape == (len(model.documents()), 2)
     if "lm" in cls.requires:

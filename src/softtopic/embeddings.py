@@ -35,7 +35,7 @@ def encode_documents(texts: Sequence[str], encoder, batch_size: int = 64) -> np.
 
 
 def train_word_vectors(sentences: Sequence[Sequence[str]], vocabulary: Sequence[str], dimensions: int = 300,
-                       window: int = 5, epochs: int = 5, seed: int = 0) -> np.ndarray:
+                       window: int = 5, epochs: int = 50, seed: int = 0) -> np.ndarray:
     """|V| x `dimensions` word2vec (skip-gram) vectors trained on `sentences`; row i is vocabulary[i].
 
     One worker thread, so that a seed gives the same vectors on every run."""

@@ -5,7 +5,6 @@ and gather_lm_outputs.py joins their part files into the arrays that one job wou
 """
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,7 @@ import pandas as pd
 import torch
 import transformers
 
-from softtopic.lm import extract, load_lm, partition_documents, pick_device, resolve_dtype, resolve_token_budget
+from softtopic.lm import discard_shards, extract, load_lm, partition_documents, pick_device, resolve_dtype, resolve_token_budget
 from softtopic.prompting import PromptTemplate, project_vocabulary, truncate_document
 from softtopic.workflow import script_logging
 
@@ -62,7 +61,7 @@ def main(snakemake):
             settings={"dtype": dtype, "device": device, "lm": manifest}, token_budget=token_budget,
         )
         stats = stats.as_dict()
-        shutil.rmtree(snakemake.params.shard_dir)
+        discard_shards(snakemake.params.shard_dir)
     else:  # more jobs than batches: this one has nothing to compute
         hidden_size = model.get_output_embeddings().weight.shape[1]
         logits = np.zeros((0, len(projection.token_ids)), dtype=np.float32)

@@ -299,11 +299,22 @@ def _fingerprint(prompts: Sequence[str], token_ids: Sequence[int], settings: dic
     return digest.hexdigest()
 
 
+def _lock_path(shard_dir: Path) -> Path:
+    return shard_dir.with_name(shard_dir.name + ".lock")
+
+
+def discard_shards(shard_dir: str | Path) -> None:
+    """Remove a finished extraction's shards and its lock file (once its arrays are safely written)."""
+    shard_dir = Path(shard_dir)
+    shutil.rmtree(shard_dir)
+    _lock_path(shard_dir).unlink(missing_ok=True)
+
+
 def _lock_shard_dir(shard_dir: Path):
     """An exclusive lock beside `shard_dir`, held (by the open file returned) while this process writes
     shards. The kernel releases it when the process ends, however it ends."""
     shard_dir.parent.mkdir(parents=True, exist_ok=True)
-    handle = open(shard_dir.with_name(shard_dir.name + ".lock"), "a+")
+    handle = open(_lock_path(shard_dir), "a+")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

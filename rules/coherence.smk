@@ -15,6 +15,7 @@ rule encode_reference:
     conda:
         "../envs/metrics.yaml"
     params:
+        filter=config["vocabulary"]["filter"],
         min_word_length=config["vocabulary"]["min_word_length"],
     script:
         "../scripts/encode_reference.py"
@@ -31,7 +32,7 @@ rule score_coherence:
     benchmark:
         "benchmarks/{corpus}/coherence/{run}.tsv"
     wildcard_constraints:
-        run=r"(dsl|prodlda|lda)/.+",
+        run=RUN_PATTERN,
     conda:
         "../envs/metrics.yaml"
     params:

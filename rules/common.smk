@@ -3,6 +3,7 @@ import re
 from pathlib import Path
 
 from softtopic.config import validate_config
+from softtopic.models import MODELS
 from softtopic.sources import PACKAGED_CORPORA
 
 # Validate and complete the config before any job runs (defaults come from the schema).
@@ -19,12 +20,24 @@ def _alternatives(names):
     return "|".join(re.escape(n) for n in names) or "(?!x)x"
 
 
+def reads_lm(model):
+    """Whether a model is trained on the LM stage's outputs (then per LM, prompt and tau)."""
+    return "lm" in MODELS[model].requires
+
+
+LM_MODELS = sorted(m for m in MODELS if reads_lm(m))
+BOW_MODELS = sorted(m for m in MODELS if not reads_lm(m))
+# A run's path under results/{corpus}/models/ (what the metric rules' {run} matches).
+RUN_PATTERN = rf"({_alternatives(MODELS)})/.+"
+
+
 wildcard_constraints:
     corpus=_alternatives(config["corpora"]),
     lm=_alternatives(config["lms"]),
     prompt=_alternatives(config["prompts"]),
     part=r"\d+-of-\d+",
-    baseline="prodlda|lda",
+    model=_alternatives(MODELS),
+    encoder=_alternatives([config["embeddings"]["encoder"]]),
     K=r"\d+",
     tau=r"\d+(\.\d+)?",
     seed=r"\d+",
@@ -42,14 +55,14 @@ def run_ids(corpus):
     for model in grid["models"]:
         for k in grid["num_topics"]:
             for seed in grid["seeds"]:
-                if model != "dsl":
+                if not reads_lm(model):
                     runs.append(f"{model}/K{k}/seed{seed}")
                     continue
                 for lm in grid["lms"]:
                     for prompt in grid["prompts"]:
                         for tau in grid["temperatures"]:
                             runs.append(
-                                f"dsl/{lm}/{prompt}/K{k}/tau{tau_label(tau)}/seed{seed}"
+                                f"{model}/{lm}/{prompt}/K{k}/tau{tau_label(tau)}/seed{seed}"
                             )
     return runs
 
@@ -119,8 +132,28 @@ def prompt_instruction(wildcards):
 
 
 def training_settings(wildcards):
-    """Hyperparameters of the model a training job fits: its {baseline}, or DSL."""
-    return config["training"][getattr(wildcards, "baseline", "dsl")]
+    """Hyperparameters of the {model} a training job fits."""
+    return config["training"][wildcards.model]
+
+
+def model_inputs(wildcards):
+    """What the {model} reads (its `requires`), by name: the vocabulary and BoW always, the LM stage's
+    logits and hidden states, document embeddings, word vectors."""
+    corpus = f"results/{wildcards.corpus}"
+    inputs = {
+        "bow": f"{corpus}/vocabulary/bow.npz",
+        "vocabulary": f"{corpus}/vocabulary/vocabulary.txt",
+    }
+    requires = MODELS[wildcards.model].requires
+    if "lm" in requires:
+        lm_dir = f"{corpus}/lm/{wildcards.lm}/{wildcards.prompt}"
+        inputs |= {"logits": f"{lm_dir}/logits.npy", "hidden": f"{lm_dir}/hidden.npy"}
+    if "embeddings" in requires:
+        encoder = config["embeddings"]["encoder"]
+        inputs["embeddings"] = f"{corpus}/embeddings/{encoder}/embeddings.npy"
+    if "word_vectors" in requires:
+        inputs["word_vectors"] = f"{corpus}/vocabulary/word2vec.npy"
+    return inputs
 
 
 def reference_documents(wildcards):

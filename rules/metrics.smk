@@ -12,7 +12,7 @@ rule evaluate_run:
     benchmark:
         "benchmarks/{corpus}/metrics/{run}.tsv"
     wildcard_constraints:
-        run=r"(dsl|prodlda|lda)/.+",
+        run=RUN_PATTERN,
     conda:
         "../envs/metrics.yaml"
     resources:

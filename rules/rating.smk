@@ -12,7 +12,7 @@ rule rate_topics:
     benchmark:
         "benchmarks/{corpus}/rating/{run}.tsv"
     wildcard_constraints:
-        run=r"(dsl|prodlda|lda)/.+",
+        run=RUN_PATTERN,
     conda:
         "../envs/lm.yaml"
     params:

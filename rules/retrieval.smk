@@ -13,7 +13,7 @@ rule score_retrieval:
     benchmark:
         "benchmarks/{corpus}/retrieval/{run}.tsv"
     wildcard_constraints:
-        run=r"(dsl|prodlda|lda)/.+",
+        run=RUN_PATTERN,
     conda:
         "../envs/metrics.yaml"
     params:

@@ -1,23 +1,26 @@
+# Models that read the LM stage (dsl, dsl-*) are trained per LM, prompt and tau; the others once per
+# corpus, K and seed. What each reads follows its class's `requires` (model_inputs).
+
+
 rule train_dsl:
     input:
-        bow="results/{corpus}/vocabulary/bow.npz",
-        vocabulary="results/{corpus}/vocabulary/vocabulary.txt",
-        logits="results/{corpus}/lm/{lm}/{prompt}/logits.npy",
-        hidden="results/{corpus}/lm/{lm}/{prompt}/hidden.npy",
+        unpack(model_inputs),
     output:
-        model="results/{corpus}/models/dsl/{lm}/{prompt}/K{K}/tau{tau}/seed{seed}/output.npz",
+        model="results/{corpus}/models/{model}/{lm}/{prompt}/K{K}/tau{tau}/seed{seed}/output.npz",
     log:
-        "logs/{corpus}/models/dsl/{lm}/{prompt}/K{K}/tau{tau}/seed{seed}.log",
+        "logs/{corpus}/models/{model}/{lm}/{prompt}/K{K}/tau{tau}/seed{seed}.log",
     benchmark:
-        "benchmarks/{corpus}/models/dsl/{lm}/{prompt}/K{K}/tau{tau}/seed{seed}.tsv"
+        "benchmarks/{corpus}/models/{model}/{lm}/{prompt}/K{K}/tau{tau}/seed{seed}.tsv"
+    wildcard_constraints:
+        model=_alternatives(LM_MODELS),
     conda:
         "../envs/train.yaml"
     resources:
         mem_mb=2000,
         runtime=60,
     params:
-        model="dsl",
         hyperparameters=training_settings,
+        model="{model}",
         top_words=config["metrics"]["top_words"],
     script:
         "../scripts/train_model.py"
@@ -25,22 +28,23 @@ rule train_dsl:
 
 rule train_baseline:
     input:
-        bow="results/{corpus}/vocabulary/bow.npz",
-        vocabulary="results/{corpus}/vocabulary/vocabulary.txt",
+        unpack(model_inputs),
     output:
-        model="results/{corpus}/models/{baseline}/K{K}/seed{seed}/output.npz",
+        model="results/{corpus}/models/{model}/K{K}/seed{seed}/output.npz",
     log:
-        "logs/{corpus}/models/{baseline}/K{K}/seed{seed}.log",
+        "logs/{corpus}/models/{model}/K{K}/seed{seed}.log",
     benchmark:
-        "benchmarks/{corpus}/models/{baseline}/K{K}/seed{seed}.tsv"
+        "benchmarks/{corpus}/models/{model}/K{K}/seed{seed}.tsv"
+    wildcard_constraints:
+        model=_alternatives(BOW_MODELS),
     conda:
         "../envs/train.yaml"
     resources:
         mem_mb=2000,
         runtime=60,
     params:
-        model="{baseline}",
         hyperparameters=training_settings,
+        model="{model}",
         top_words=config["metrics"]["top_words"],
     script:
         "../scripts/train_model.py"

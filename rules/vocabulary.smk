@@ -4,6 +4,7 @@ rule build_vocabulary:
     output:
         vocabulary="results/{corpus}/vocabulary/vocabulary.txt",
         bow="results/{corpus}/vocabulary/bow.npz",
+        texts="results/{corpus}/vocabulary/texts.txt",
     log:
         "logs/{corpus}/vocabulary.log",
     benchmark:

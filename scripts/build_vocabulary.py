@@ -1,11 +1,13 @@
-"""Prepared documents -> word vocabulary (most frequent first) and the bag-of-words matrix."""
+"""Prepared documents -> word vocabulary (most frequent first), the bag-of-words matrix, and each
+document restricted to the vocabulary (one line each, words in order: what the sentence encoder and
+word2vec read)."""
 
 from pathlib import Path
 
 import pandas as pd
 import scipy.sparse as sp
 
-from softtopic.vocabulary import bag_of_words, build_vocabulary, check_vocabulary, tokenize
+from softtopic.vocabulary import bag_of_words, build_vocabulary, check_vocabulary, filter_to_vocabulary, tokenize_documents
 from softtopic.workflow import script_logging
 
 
@@ -13,16 +15,19 @@ def main(snakemake):
     log = script_logging(snakemake.log[0])
     settings = snakemake.params.vocabulary
     texts = pd.read_parquet(snakemake.input.documents, columns=["text"])["text"]
-    tokens = [tokenize(text, settings["min_word_length"]) for text in texts]
+    tokens = tokenize_documents(texts, settings["filter"], settings["min_word_length"])
     vocabulary = build_vocabulary(tokens, settings["size"])
-    check_vocabulary(vocabulary, snakemake.wildcards.corpus, len(texts), settings["min_word_length"])
+    check_vocabulary(vocabulary, snakemake.wildcards.corpus, len(texts), settings["min_word_length"], settings["filter"])
     if len(vocabulary) < settings["size"]:
         log.warning("only %d distinct words, fewer than vocabulary.size = %d", len(vocabulary), settings["size"])
     bow = bag_of_words(tokens, vocabulary)
     Path(snakemake.output.vocabulary).write_text("\n".join(vocabulary) + "\n")
     sp.save_npz(snakemake.output.bow, bow)
+    lines = (" ".join(words) for words in filter_to_vocabulary(tokens, vocabulary))
+    Path(snakemake.output.texts).write_text("".join(line + "\n" for line in lines))
     empty = int((bow.getnnz(axis=1) == 0).sum())
-    log.info("vocabulary of %d words; %d documents, %d with an empty BoW", len(vocabulary), bow.shape[0], empty)
+    log.info("%s filter: vocabulary of %d words; %d documents, %d with an empty BoW", settings["filter"],
+             len(vocabulary), bow.shape[0], empty)
 
 
 if __name__ == "__main__":

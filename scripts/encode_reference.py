@@ -3,7 +3,7 @@
 import pandas as pd
 
 from softtopic.metrics.coherence import Reference
-from softtopic.vocabulary import tokenize
+from softtopic.vocabulary import tokenize_documents
 from softtopic.workflow import script_logging
 
 
@@ -11,7 +11,8 @@ def main(snakemake):
     log = script_logging(snakemake.log[0])
     vocabulary = open(snakemake.input.vocabulary, encoding="utf-8").read().split()
     texts = pd.read_parquet(snakemake.input.reference, columns=["text"])["text"]
-    tokens = (tokenize(text, snakemake.params.min_word_length) for text in texts)
+    # The vocabulary's own filter, so that a word counts in the reference where it counts in the BoW.
+    tokens = tokenize_documents(texts, snakemake.params.filter, snakemake.params.min_word_length)
     reference = Reference.encode(tokens, vocabulary)
     reference.save(snakemake.output.reference)
     absent = int((reference.token_counts() == 0).sum())

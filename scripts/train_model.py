@@ -1,5 +1,7 @@
-"""BoW (+ LM outputs for DSL) -> one trained topic model -> output.npz (the model-output contract)."""
+"""BoW and whatever else the model requires (LM outputs, document embeddings, word vectors) -> one
+trained topic model -> output.npz (the model-output contract)."""
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -7,27 +9,40 @@ import scipy.sparse as sp
 import torch
 
 from softtopic.corpus import check_size
-from softtopic.models import TopicData, make_model
+from softtopic.models import MODELS, TopicData, make_model
 from softtopic.output import ModelOutput
 from softtopic.workflow import run_identity, script_logging
+
+
+def load_topic_data(inputs, requires) -> TopicData:
+    """Exactly the inputs that a model's `requires` names (the BoW and vocabulary always)."""
+    data = TopicData(bow=sp.load_npz(inputs.bow).tocsr(), vocabulary=Path(inputs.vocabulary).read_text().split())
+    if "lm" in requires:
+        data.logits = np.load(inputs.logits)
+        data.hidden = np.load(inputs.hidden)
+    if "embeddings" in requires:
+        data.embeddings = np.load(inputs.embeddings)
+    if "word_vectors" in requires:
+        data.word_vectors = np.load(inputs.word_vectors)
+    return data
 
 
 def main(snakemake):
     log = script_logging(snakemake.log[0])
     torch.set_num_threads(snakemake.threads)
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS on CUDA
     torch.use_deterministic_algorithms(True)
     name = snakemake.params.model
     identity = run_identity(name, snakemake.wildcards.corpus, snakemake.wildcards)
-    data = TopicData(
-        bow=sp.load_npz(snakemake.input.bow).tocsr(),
-        vocabulary=Path(snakemake.input.vocabulary).read_text().split(),
-    )
-    check_size(len(data.nonempty_documents()), identity["num_topics"], identity["corpus"],
-               "documents with a vocabulary word")
+    requires = MODELS[name].requires
+    data = load_topic_data(snakemake.input, requires)
+    if "bow" in requires:
+        check_size(len(data.nonempty_documents()), identity["num_topics"], identity["corpus"],
+                   "documents with a vocabulary word")
+    else:
+        check_size(data.bow.shape[0], identity["num_topics"], identity["corpus"])
     hyperparameters = dict(snakemake.params.hyperparameters)
-    if name == "dsl":
-        data.logits = np.load(snakemake.input.logits)
-        data.hidden = np.load(snakemake.input.hidden)
+    if "lm" in requires:
         hyperparameters["tau"] = identity["tau"]
     model = make_model(name, num_topics=identity["num_topics"], **hyperparameters)
     history = model.fit(data, seed=identity["seed"])
@@ -41,6 +56,8 @@ def main(snakemake):
         top_n=snakemake.params.top_words,
     )
     output.save(snakemake.output.model)
+    left_out = data.bow.shape[0] - len(output.doc_index)
+    log.info("%d of %d documents left out (empty BoW)", left_out, data.bow.shape[0])
     log.info("%s trained on %d documents; loss %.4g -> %.4g", identity, len(output.doc_index), history[0], history[-1])
     for number, words in enumerate(output.top_words()):
         log.info("topic %d: %s", number, " ".join(words))

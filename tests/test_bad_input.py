@@ -154,9 +154,10 @@ def test_an_empty_vocabulary_names_the_corpus_and_the_filter():
     texts = ["The 42 and of it", "1999 2000", "  is was by  "]
     vocabulary = build_vocabulary([tokenize(t, 3) for t in texts], 100)
     assert vocabulary == []
-    with pytest.raises(EmptyVocabularyError, match=r"corpus 'mine': none of its 3 documents .*not a stopword, "
-                                                   r"at least 3 characters: vocabulary.min_word_length"):
-        check_vocabulary(vocabulary, "mine", len(texts), 3)
+    with pytest.raises(EmptyVocabularyError, match=r"corpus 'mine': none of its 3 documents .*filter = 'simple': "
+                                                   r"alphabetic, not a stopword, at least 3 characters: "
+                                                   r"vocabulary.min_word_length"):
+        check_vocabulary(vocabulary, "mine", len(texts), 3, "simple")
 
 
 def test_null_labels_leave_metrics_over_the_labelled_documents():

@@ -31,11 +31,11 @@ def test_shipped_configs_are_valid_and_completed_with_defaults(config):
     [
         (lambda c: c["run"].update(temperatures=[3, 0]), r"'run.temperatures\[1\]' = 0 .*Allowed: .*> 0"),
         (lambda c: c["run"].update(num_topics=[1]), r"'run.num_topics\[0\]' = 1 .*Allowed: .*>= 2"),
-        (lambda c: c["run"].update(models=["dsl", "bertopic"]), r"'run.models\[1\]' .*one of 'dsl', 'prodlda', 'lda'"),
+        (lambda c: c["run"].update(models=["dsl", "nmf"]), r"'run.models\[1\]' .*one of 'dsl', 'prodlda', 'lda'"),
         (lambda c: c["lms"]["smollm2"].update(source="./models/missing"), r"'lms.smollm2.source' .*no such directory"),
         (lambda c: c["lms"]["smollm2"].update(source="pypi:not_a_package"), r"'lms.smollm2.source' .*not installed"),
         (lambda c: c["run"].update(lms=["llama"]), r"'run.lms\[0\]' = 'llama' is not in `lms`"),
-        (lambda c: c["vocabulary"].update(sise=10), r"'vocabulary': .*'sise'.*allowed keys: \['min_word_length', 'size'\]"),
+        (lambda c: c["vocabulary"].update(sise=10), r"'vocabulary': .*'sise'.*allowed keys: \['filter', 'min_word_length', 'size'\]"),
     ],
 )
 def test_bad_values_name_the_key_and_what_is_allowed(config, edit, message):

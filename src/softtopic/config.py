@@ -174,7 +174,7 @@ def validate_config(config: dict, schema_path: str | Path, root: str | Path = ".
     largest_k = max(config["run"]["num_topics"])
     for name in sorted(set(config["run"]["corpora"]) | ({reference} - {"self"})):
         check_corpus(name, config["corpora"][name], root, largest_k if name in config["run"]["corpora"] else None)
-    if "dsl" in config["run"]["models"]:
+    if any(model == "dsl" or model.startswith("dsl-") for model in config["run"]["models"]):  # they read the LM
         for name in config["run"]["lms"]:
             check_lm(name, config["lms"][name], root)
     return _sorted_keys(config)

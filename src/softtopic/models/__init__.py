@@ -1,10 +1,26 @@
 """Topic models behind one contract (`softtopic.models.base.TopicModel`), looked up by name."""
 
-from softtopic.models.base import TopicData, TopicModel
+from softtopic.models.base import INPUTS, TopicData, TopicModel
+from softtopic.models.bertopic_model import BERTopicModel
+from softtopic.models.etm import ECRTM, ETM, DSLECRTM, DSLETM
+from softtopic.models.fastopic import DSLFASTopic, FASTopic
 from softtopic.models.lda import LDA
-from softtopic.models.prodlda import DSLProdLDA, ProdLDA
+from softtopic.models.prodlda import CombinedTM, DSLProdLDA, ProdLDA, ZeroShotTM
 
-MODELS: dict[str, type[TopicModel]] = {"dsl": DSLProdLDA, "prodlda": ProdLDA, "lda": LDA}
+MODELS: dict[str, type[TopicModel]] = {
+    "dsl": DSLProdLDA,
+    "prodlda": ProdLDA,
+    "lda": LDA,
+    "zeroshottm": ZeroShotTM,
+    "combinedtm": CombinedTM,
+    "bertopic": BERTopicModel,
+    "etm": ETM,
+    "ecrtm": ECRTM,
+    "fastopic": FASTopic,
+    "dsl-etm": DSLETM,
+    "dsl-ecrtm": DSLECRTM,
+    "dsl-fastopic": DSLFASTopic,
+}
 
 
 def make_model(name: str, **params) -> TopicModel:
@@ -16,4 +32,4 @@ def make_model(name: str, **params) -> TopicModel:
     return cls(**params)
 
 
-__all__ = ["MODELS", "TopicData", "TopicModel", "make_model"]
+__all__ = ["INPUTS", "MODELS", "TopicData", "TopicModel", "make_model"]

@@ -9,9 +9,15 @@ from softtopic.models.base import TopicData, TopicModel
 
 
 class LDA(TopicModel):
-    """Latent Dirichlet allocation on BoW counts (documents with an empty BoW are left out)."""
+    """Latent Dirichlet allocation on BoW counts (documents with an empty BoW are left out).
 
-    def __init__(self, num_topics: int, passes: int = 10, iterations: int = 100, chunksize: int = 2000,
+    The defaults are the release's (OCTIS over gensim): one pass, 50 iterations, chunks of 2,000,
+    symmetric alpha, random_state = seed. passes=10, iterations=100 gives a stronger LDA.
+    """
+
+    requires = frozenset({"bow"})
+
+    def __init__(self, num_topics: int, passes: int = 1, iterations: int = 50, chunksize: int = 2000,
                  alpha: str = "symmetric"):
         self.num_topics = num_topics
         self.passes = passes

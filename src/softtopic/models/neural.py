@@ -1,0 +1,236 @@
+"""What every neural topic model here shares: the Gaussian encoder, the KL to a logistic-normal prior,
+theta inference, the one `fit` over `trainer.train_network`, and the two kinds of supervision.
+
+A model is a supervision (`BowSupervision` or `LMSupervision`: which documents, what the network reads,
+what it must reconstruct, with which loss) combined with a backbone (`NeuralTopicModel.build_network`).
+A backbone network takes a batch of inputs and the decoder temperature and returns
+``(prediction over V, penalty per document)``; it also gives ``infer_theta(inputs)`` and
+``topic_word()`` (K x |V|, rows summing to 1). The training loss is the batch sum of
+``penalty + reconstruction(target, prediction)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import abstractmethod
+
+import numpy as np
+import torch
+from torch import nn
+
+from softtopic.models.base import TopicData, TopicModel
+from softtopic.softlabel import soft_label
+from softtopic.trainer import TrainingSettings, train_network
+
+EPS = 1e-9
+
+ACTIVATIONS = {"softplus": nn.Softplus, "relu": nn.ReLU, "tanh": nn.Tanh}
+
+
+class GaussianEncoder(nn.Module):
+    """Input -> hidden layers -> dropout -> (mu, log-variance) of a Gaussian over K topic logits.
+
+    ``batch_norm``: 'plain' normalises mu and log-variance without affine parameters (ProdLDA),
+    'shift' adds a learned shift with the scale fixed at 1 (ECRTM as TopMost builds it), 'none' (ETM).
+    """
+
+    def __init__(self, input_dim: int, num_topics: int, hidden: tuple[int, ...] = (200, 200), dropout: float = 0.2,
+                 activation: str = "softplus", batch_norm: str = "plain"):
+        super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"encoder activation must be one of {sorted(ACTIVATIONS)}, got '{activation}'")
+        layers: list[nn.Module] = []
+        width = input_dim
+        for size in hidden:
+            layers += [nn.Linear(width, size), ACTIVATIONS[activation]()]
+            width = size
+        layers.append(nn.Dropout(dropout))
+        self.hidden = nn.Sequential(*layers)
+        self.mu = nn.Sequential(nn.Linear(width, num_topics), _norm(num_topics, batch_norm))
+        self.logvar = nn.Sequential(nn.Linear(width, num_topics), _norm(num_topics, batch_norm))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.hidden(x)
+        return self.mu(h), self.logvar(h)
+
+    @staticmethod
+    def sample(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+        """theta = softmax of one reparameterised draw."""
+        return torch.softmax(mu + torch.randn_like(mu) * torch.exp(0.5 * logvar), dim=-1)
+
+    @torch.no_grad()
+    def infer_theta(self, x: torch.Tensor, samples: int, batch_size: int = 1024) -> torch.Tensor:
+        """theta for evaluation, in eval mode: the mean of `samples` posterior draws, or softmax(mu) if 0."""
+        self.eval()
+        parts = []
+        for start in range(0, len(x), batch_size):
+            mu, logvar = self(x[start : start + batch_size])
+            if samples == 0:
+                parts.append(torch.softmax(mu, dim=-1))
+            else:
+                parts.append(torch.stack([self.sample(mu, logvar) for _ in range(samples)]).mean(0))
+        return torch.cat(parts)
+
+
+def _norm(size: int, batch_norm: str) -> nn.Module:
+    if batch_norm == "none":
+        return nn.Identity()
+    if batch_norm == "plain":
+        return nn.BatchNorm1d(size, affine=False)
+    if batch_norm == "shift":
+        return shift_batch_norm(size)
+    raise ValueError(f"batch_norm must be 'none', 'plain' or 'shift', got '{batch_norm}'")
+
+
+def shift_batch_norm(size: int) -> nn.BatchNorm1d:
+    """Batch normalisation with a learned shift and the scale fixed at 1."""
+    norm = nn.BatchNorm1d(size)
+    norm.weight.requires_grad_(False)
+    return norm
+
+
+def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor, prior_var: torch.Tensor | float,
+                prior_mean: torch.Tensor | float = 0.0) -> torch.Tensor:
+    """KL(N(mu, exp(logvar)) || N(prior_mean, prior_var)) per document, summed over topics."""
+    prior_var = torch.as_tensor(prior_var, dtype=mu.dtype)
+    return 0.5 * ((torch.exp(logvar) + (mu - prior_mean) ** 2) / prior_var - 1.0 + torch.log(prior_var) - logvar).sum(-1)
+
+
+def kl_reconstruction(target: torch.Tensor, prediction: torch.Tensor) -> torch.Tensor:
+    """KL(target || prediction) per document, probabilities clamped at 1e-9."""
+    target = target.clamp(min=EPS)
+    return (target * (target.log() - prediction.clamp(min=EPS).log())).sum(-1)
+
+
+def cross_entropy_reconstruction(target: torch.Tensor, prediction: torch.Tensor) -> torch.Tensor:
+    """-sum(target * log prediction) per document (BoW counts, or the CE ablation of DSL)."""
+    return -(target * prediction.clamp(min=EPS).log()).sum(-1)
+
+
+class NeuralTopicModel(TopicModel):
+    """fit/theta/beta for every torch model; a supervision gives the data hooks, a backbone the network."""
+
+    decoder_tau: float = 1.0  # the decoder's temperature; DSL-ProdLDA sets it to the target's
+
+    def __init__(self, num_topics: int, epochs: int = 100, batch_size: int | None = 64, lr: float = 2e-3,
+                 betas: tuple[float, float] = (0.99, 0.99), weight_decay: float = 0.0, theta_samples: int = 10,
+                 device: str = "auto", progress: bool = False):
+        self.num_topics = num_topics
+        # batch_size None trains on the whole corpus at once (full batch)
+        self.settings = TrainingSettings(epochs=epochs, batch_size=batch_size or 0, lr=lr, betas=tuple(betas),
+                                         weight_decay=weight_decay, progress=progress, device=device)
+        self.theta_samples = theta_samples
+        self.network: nn.Module | None = None
+        self._rows: np.ndarray | None = None
+        self._theta: np.ndarray | None = None
+
+    @abstractmethod
+    def rows(self, data: TopicData) -> np.ndarray:
+        """Which documents the model trains on."""
+
+    @abstractmethod
+    def inputs(self, data: TopicData, rows: np.ndarray) -> torch.Tensor:
+        """What the network reads."""
+
+    @abstractmethod
+    def targets(self, data: TopicData, rows: np.ndarray) -> torch.Tensor:
+        """What the decoder reconstructs."""
+
+    @abstractmethod
+    def reconstruction(self, target: torch.Tensor, prediction: torch.Tensor) -> torch.Tensor:
+        """Reconstruction loss per document."""
+
+    @abstractmethod
+    def build_network(self, data: TopicData, input_dim: int) -> nn.Module:
+        """The backbone, built after the seed is set."""
+
+    def fit(self, data: TopicData, seed: int) -> list[float]:
+        torch.manual_seed(seed)
+        self._rows = self.rows(data)
+        x = self.inputs(data, self._rows)
+        target = self.targets(data, self._rows)
+        self.network = self.build_network(data, x.shape[1])
+        settings = self.settings
+        if settings.batch_size <= 0:
+            settings = dataclasses.replace(settings, batch_size=len(x))
+
+        def loss(batch_x: torch.Tensor, batch_target: torch.Tensor) -> torch.Tensor:
+            prediction, penalty = self.network(batch_x, self.decoder_tau)
+            return (penalty + self.reconstruction(batch_target, prediction)).sum()
+
+        history = train_network(self.network, x, target, loss, settings, seed, desc=type(self).__name__)
+        torch.manual_seed(seed + 1)
+        device = next(self.network.parameters()).device  # where train_network put it (`device`)
+        self._theta = self.network.infer_theta(x.to(device)).cpu().numpy()
+        return history
+
+    def theta(self) -> np.ndarray:
+        return self._theta
+
+    def beta(self) -> np.ndarray:
+        with torch.no_grad():
+            return self.network.topic_word().cpu().numpy()
+
+    def documents(self) -> np.ndarray:
+        return self._rows
+
+
+class BowSupervision:
+    """Documents with a non-empty BoW; the network reads the counts (or their proportions) and
+    reconstructs the counts by cross-entropy."""
+
+    requires = frozenset({"bow"})
+    normalise_input = False  # ETM reads word proportions
+
+    def rows(self, data: TopicData) -> np.ndarray:
+        return data.nonempty_documents()
+
+    def inputs(self, data: TopicData, rows: np.ndarray) -> torch.Tensor:
+        counts = self.targets(data, rows)
+        return counts / counts.sum(1, keepdim=True) if self.normalise_input else counts
+
+    def targets(self, data: TopicData, rows: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(data.bow[rows].toarray(), dtype=torch.float32)
+
+    def reconstruction(self, target: torch.Tensor, prediction: torch.Tensor) -> torch.Tensor:
+        return cross_entropy_reconstruction(target, prediction)
+
+
+class LMSupervision:
+    """The DSL target (SPEC §3): every document; the network reads the LM hidden state and reconstructs
+    the soft label ``softmax(y / tau)`` (optionally cut to its top-k words) with weight `kl_weight`."""
+
+    requires = frozenset({"lm"})
+
+    def __init__(self, num_topics: int, tau: float = 3.0, kl_weight: float = 1000.0, loss: str = "kl",
+                 target_top_k: int | None = None, **kwargs):
+        super().__init__(num_topics, **kwargs)
+        if loss not in ("kl", "ce"):
+            raise ValueError(f"DSL loss must be 'kl' or 'ce', got '{loss}'")
+        self.tau = tau
+        self.kl_weight = kl_weight
+        self.loss = loss
+        self.target_top_k = target_top_k
+
+    def rows(self, data: TopicData) -> np.ndarray:
+        if data.hidden is None or data.logits is None:
+            raise ValueError(f"{type(self).__name__} needs the LM stage's hidden states and logits")
+        return np.arange(len(data.hidden))  # DSL keeps every document: it needs no BoW
+
+    def inputs(self, data: TopicData, rows: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(data.hidden[rows], dtype=torch.float32)
+
+    def targets(self, data: TopicData, rows: np.ndarray) -> torch.Tensor:
+        return soft_label(data.logits[rows], self.tau, top_k=self.target_top_k)
+
+    def reconstruction(self, target: torch.Tensor, prediction: torch.Tensor) -> torch.Tensor:
+        term = kl_reconstruction if self.loss == "kl" else cross_entropy_reconstruction
+        return self.kl_weight * term(target, prediction)
+
+
+def required_array(data: TopicData, field: str, model: str, what: str) -> np.ndarray:
+    """`data.<field>` as float32, or a clear error naming the model and what it needs."""
+    value = getattr(data, field)
+    if value is None:
+        raise ValueError(f"{model} needs TopicData.{field} ({what})")
+    return np.asarray(value, dtype=np.float32)

@@ -41,7 +41,7 @@ $(STAMP): requirements.lock pyproject.toml
 # Snakemake reads --configfile files before the Snakefile runs; this start-up hook (a .pth file in the
 # venv) makes a YAML syntax error there name its file and line. See src/softtopic/configfile_errors.py.
 $(HOOK): $(STAMP) src/softtopic/configfile_errors.py
-	$(BIN)/python -m softtopic.configfile_errors --install
+	$(BIN)/python -c "from softtopic.configfile_errors import write_pth; print('wrote', write_pth())"
 	touch $@
 
 # Version the LM outputs (and what they rest on) with DVC and push them to the default remote;

@@ -75,7 +75,7 @@ def run_job(train_script, inputs, tmp_path, monkeypatch, script_globals):
 
 def test_the_tau_of_the_path_reaches_the_model_and_the_output(run_job):
     model, output = run_job("1.5")
-    assert model.tau == 1.5
+    assert model.tau == model.decoder_tau == 1.5  # the target and the decoder share it
     assert output.config["tau"] == 1.5 and output.config["hyperparameters"]["tau"] == 1.5
     assert output.config["model"] == "dsl" and output.config["num_topics"] == 2 and output.config["seed"] == 0
     assert output.theta.shape == (40, 2)
@@ -93,4 +93,4 @@ def test_two_taus_give_different_theta_from_the_same_seed(run_job):
 def test_baselines_have_no_tau(run_job):
     model, output = run_job(tau=None, name="prodlda")
     assert output.config["tau"] is None and "tau" not in output.config["hyperparameters"]
-    assert model.tau == 1.0  # ProdLDA's decoder is not tempered
+    assert model.decoder_tau == 1.0  # ProdLDA's decoder is not tempered

@@ -1,5 +1,5 @@
-"""The baselines train through Snakemake on 400 real StackOverflow titles (100 of each of 4 labels), in one
-run (DSL, which needs an LM pass, runs through Snakemake in test_workflow.py)."""
+"""All twelve models train through Snakemake on 400 real StackOverflow titles (100 of each of 4 labels),
+in one run."""
 
 import numpy as np
 import pandas as pd
@@ -10,13 +10,10 @@ import yaml
 from softtopic.metrics.clustering import purity
 from softtopic.output import ModelOutput
 
-from conftest import REPO, SHARED_DATASETS
+from conftest import REPO, shared_dataset_path
 from test_workflow import snakemake
 
-pytestmark = [
-    pytest.mark.workflow,
-    pytest.mark.skipif(not (SHARED_DATASETS / "stackoverflow.tsv").exists(), reason="shared datasets not beside the repo"),
-]
+pytestmark = pytest.mark.workflow
 CONFIG = REPO / "config" / "test" / "stackoverflow.yaml"
 # wordpress, subversion, matlab, magento: on 20 labels, 400 titles of ~8 words were too few for the BoW
 # models to beat chance (with the release filter, ProdLDA and LDA at K = 10 gave purity 0.127 and 0.143
@@ -53,7 +50,7 @@ def chance_purity(labels, clusters, draws=200, seed=0):
 def models_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("stackoverflow")
     (workdir / "data" / "raw").mkdir(parents=True)
-    documents = copy_titles(SHARED_DATASETS / "stackoverflow.tsv", workdir / "data/raw/stackoverflow.tsv", LABELS,
+    documents = copy_titles(shared_dataset_path("stackoverflow.tsv"), workdir / "data/raw/stackoverflow.tsv", LABELS,
                             PER_LABEL)
     assert documents == DOCUMENTS
     snakemake(workdir, CONFIG, "reports/stackoverflow/metrics.csv", "results/stackoverflow/vocabulary/word2vec.npy")
@@ -97,8 +94,10 @@ def test_bow_models_leave_out_empty_documents(models_run):
     nonempty = int((bow.getnnz(axis=1) > 0).sum())
     assert nonempty < bow.shape[0]  # titles with no vocabulary word exist, so the difference shows
     table = pd.read_csv(models_run / "reports/stackoverflow/metrics.csv").set_index("model")
-    for model in ("prodlda", "lda", "zeroshottm", "combinedtm", "bertopic"):
+    for model in ("prodlda", "lda", "zeroshottm", "combinedtm", "bertopic", "etm", "ecrtm", "fastopic"):
         assert table.loc[model, "documents"] == nonempty, model
+    for model in ("dsl", "dsl-etm", "dsl-ecrtm", "dsl-fastopic"):  # they need no BoW: every title
+        assert table.loc[model, "documents"] == bow.shape[0], model
     log = (models_run / "logs/stackoverflow/models/prodlda/K5/seed0.log").read_text()
     assert f"{bow.shape[0] - nonempty} of {bow.shape[0]} documents left out (empty BoW)" in log
 

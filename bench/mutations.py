@@ -1,9 +1,11 @@
 """Does the test suite catch a broken core? Deliberate one-line breaks, each tried on a copy of the repo.
 
-Each break names a file, the exact text to replace and its replacement, and the test files that should
-catch it (files, or node ids where only some tests of a file matter). For every break the script writes it into a temporary copy of the repository (tracked and
-untracked-but-not-ignored files; the copy's `src/` comes first on PYTHONPATH), runs
-``pytest -x -q`` on those test files, and records whether they failed (caught) or passed (missed).
+Each break names a file, the exact text to replace and its replacement, and the tests that should
+catch it (files, or node ids where only some tests of a file matter; workflow-marked tests run only
+for a break that clears its `markers`). For every break the script writes it into a temporary copy of
+the repository (tracked and untracked-but-not-ignored files; the copy's `src/` comes first on
+PYTHONPATH), runs ``pytest -x -q`` on those tests, and records whether they failed (caught) or passed
+(missed); rows are printed as they are known.
 A break whose text is not found, or found more than once, stops the script before anything runs, so
 the list cannot rot silently. Not part of CI: it takes tens of minutes.
 
@@ -246,7 +248,7 @@ def present(root: Path, tests) -> list[str]:
 
 
 def run_tests(copy: Path, tests: tuple[str, ...], timeout: float, extra: list[str],
-              markers: str = "not workflow") -> tuple[str, float]:
+              markers: str = "not workflow", show_failure: bool = False) -> tuple[str, float]:
     """('pass' | 'fail' | 'timeout' | 'error <rc>', seconds) of `pytest -x -q` on `tests` in the copy."""
     env = {**os.environ, "PYTHONPATH": str(copy / "src"), "PYTHONDONTWRITEBYTECODE": "1",
            "SOFTTOPIC_SHARED_DATASETS": str(REPO.parent / "shared" / "datasets")}  # not beside the copy
@@ -259,8 +261,8 @@ def run_tests(copy: Path, tests: tuple[str, ...], timeout: float, extra: list[st
         return "timeout", time.perf_counter() - start
     seconds = time.perf_counter() - start
     outcome = {0: "pass", 1: "fail"}.get(result.returncode, f"error {result.returncode}")
-    if outcome.startswith("error"):
-        print(result.stdout[-2000:], result.stderr[-2000:], file=sys.stderr)
+    if outcome.startswith("error") or (show_failure and outcome != "pass"):
+        print(result.stdout[-3000:], result.stderr[-2000:], file=sys.stderr)
     return outcome, seconds
 
 
@@ -269,6 +271,8 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", help="run only the breaks whose name contains one of these words")
     parser.add_argument("--timeout", type=float, default=600, help="seconds per break (default 600)")
     parser.add_argument("--check", action="store_true", help="only check that every break applies")
+    parser.add_argument("--skip-baseline", action="store_true",
+                        help="do not first run the unbroken tests (only when you have just seen them pass)")
     parser.add_argument("--pytest-arg", action="append", default=[], help="passed on to pytest (repeatable)")
     args = parser.parse_args()
     for item in BREAKS:
@@ -284,9 +288,9 @@ def main() -> None:
                                env={**os.environ, "PYTHONPATH": str(copy / "src")}, capture_output=True, text=True)
         if not where.stdout.startswith(str(copy)):
             raise SystemExit(f"the copy imports softtopic from {where.stdout.strip() or where.stderr}, not from itself")
-        for markers in dict.fromkeys(b.markers for b in breaks):
+        for markers in dict.fromkeys(b.markers for b in breaks if not args.skip_baseline):
             baseline_tests = tuple(dict.fromkeys(t for b in breaks if b.markers == markers for t in b.tests))
-            outcome, seconds = run_tests(copy, baseline_tests, args.timeout * 3, args.pytest_arg, markers)
+            outcome, seconds = run_tests(copy, baseline_tests, args.timeout * 3, args.pytest_arg, markers, True)
             print(f"unbroken: {outcome} in {seconds:.0f} s ({' '.join(baseline_tests)})", flush=True)
             if outcome != "pass":
                 raise SystemExit("the unbroken suite does not pass; fix that first")

@@ -45,25 +45,25 @@ def test_bow_baselines_recover_planted_themes(themes, name, params):
 
 def test_mean_theta_is_the_eval_mode_posterior_mean():
     torch.manual_seed(0)
-    network = ProdLDANetwork(input_dim=5, vocab_size=7, num_topics=3, hidden=(8,), dropout=0.5)
+    network = ProdLDANetwork(input_dim=5, vocab_size=7, num_topics=3, hidden=(8,), dropout=0.5, theta_samples=4)
     x = torch.randn(20, 5)
     network.train()
     for _ in range(3):  # move the batch-norm running statistics away from their start
         network(x)
     network.eval()
     torch.manual_seed(5)
-    mu, logvar = network.posterior(x)
-    expected = torch.stack([network.sample_theta(mu, logvar) for _ in range(4)]).mean(0)
+    mu, logvar = network.encoder(x)
+    expected = torch.stack([network.encoder.sample(mu, logvar) for _ in range(4)]).mean(0)
     network.train()
     torch.manual_seed(5)
-    theta = network.mean_theta(x, samples=4)
+    theta = network.infer_theta(x)
     assert not network.training
     torch.testing.assert_close(theta, expected)
     # in eval mode the encoder has no dropout and fixed statistics: μ is the same on every call
     torch.manual_seed(6)
-    torch.testing.assert_close(network.posterior(x)[0], mu)
+    torch.testing.assert_close(network.encoder(x)[0], mu)
     network.train()
-    assert not torch.allclose(network.posterior(x)[0], mu)
+    assert not torch.allclose(network.encoder(x)[0], mu)
 
 
 def test_fitted_theta_is_inferred_in_eval_mode():
@@ -75,10 +75,10 @@ def test_fitted_theta_is_inferred_in_eval_mode():
     model.fit(data, seed=0)
     assert not model.network.training
     torch.manual_seed(1)
-    np.testing.assert_allclose(model.network.mean_theta(torch.as_tensor(hidden), 10).numpy(), model.theta(),
+    np.testing.assert_allclose(model.network.infer_theta(torch.as_tensor(hidden)).numpy(), model.theta(),
                                rtol=0, atol=0.2)  # another draw, same network and mode: close
     torch.manual_seed(1)  # fit draws θ after seeding with seed + 1
-    np.testing.assert_array_equal(model.network.mean_theta(torch.as_tensor(hidden), 10).numpy(), model.theta())
+    np.testing.assert_array_equal(model.network.infer_theta(torch.as_tensor(hidden)).numpy(), model.theta())
 
 
 @pytest.mark.parametrize(("n", "batch_size", "sizes"), [(33, 16, [16, 17]), (17, 16, [17]), (32, 16, [16, 16]),

@@ -121,7 +121,7 @@ def lm_job(tiny_lm, tmp_path, monkeypatch, script_globals):
     """Run scripts/lm_outputs.py's main on three documents; returns the `extract` calls' stats."""
     script = load_script("lm_outputs")
     monkeypatch.setattr(script, "load_lm", lambda manifest, dtype, device: tiny_lm)
-    monkeypatch.setattr(script, "shutil", SimpleNamespace(rmtree=lambda path: None))  # keep shards, as if killed
+    monkeypatch.setattr(script, "discard_shards", lambda path: None)  # keep shards, as if killed
     pd.DataFrame({"text": DOCS[1:4]}).to_parquet(tmp_path / "documents.parquet")
     (tmp_path / "vocabulary.txt").write_text("\n".join(WORDS) + "\n")
     calls = []
@@ -136,13 +136,12 @@ def lm_job(tiny_lm, tmp_path, monkeypatch, script_globals):
 
     def run(manifest, **lm_settings):
         settings = {"device": "cpu", "dtype": "float32", "batch_size": 1, "shard_batches": 1,
-                    "max_document_tokens": 32, **lm_settings}
+                    "max_document_tokens": 32, "token_budget": None, **lm_settings}
         job = SimpleNamespace(
             input=SimpleNamespace(manifest=str(manifest), vocabulary=str(tmp_path / "vocabulary.txt"),
                                   documents=str(tmp_path / "documents.parquet")),
-            output=SimpleNamespace(logits=str(tmp_path / "logits.npy"), hidden=str(tmp_path / "hidden.npy"),
-                                   meta=str(tmp_path / "meta.json")),
-            params=SimpleNamespace(lm=settings, instruction=PromptTemplate().instruction,
+            output=SimpleNamespace(part=str(tmp_path / "part.npz")),
+            params=SimpleNamespace(lm=settings, instruction=PromptTemplate().instruction, part=(1, 1),
                                    shard_dir=str(tmp_path / "shards")),
             log=[str(tmp_path / "job.log")],
             threads=torch.get_num_threads(),

@@ -8,13 +8,8 @@ import scipy.sparse as sp
 import torch
 
 from softtopic.models import TopicData
-from softtopic.models.prodlda import (
-    DSLProdLDA,
-    ProdLDA,
-    ProdLDANetwork,
-    cross_entropy_reconstruction,
-    kl_reconstruction,
-)
+from softtopic.models.neural import cross_entropy_reconstruction, kl_reconstruction
+from softtopic.models.prodlda import DSLProdLDA, ProdLDA, ProdLDANetwork
 from softtopic.trainer import train_network
 
 P = torch.tensor([[0.8, 0.2]])
@@ -66,7 +61,7 @@ def test_gaussian_kl_helper_by_hand():
 def network_kl_by_hand(network, x):
     """The network's KL(q(z|x) || prior) per document, summed by hand over topics from its posterior."""
     with torch.no_grad():
-        mu, logvar = network.posterior(x)
+        mu, logvar = network.encoder(x)
         _, kl = network(x)
     prior_mean = getattr(network, "prior_mean", torch.zeros_like(network.prior_var))  # a learned prior has one
     var = logvar.exp()
@@ -99,7 +94,7 @@ def test_decoder_is_softmax_of_batch_normalised_theta_beta_over_tau(network, tau
     torch.manual_seed(1)
     prediction, _ = network(x, tau)
     torch.manual_seed(1)  # the same posterior draw, by hand
-    mu, logvar = network.posterior(x)
+    mu, logvar = network.encoder(x)
     theta = torch.softmax(mu + torch.randn_like(mu) * torch.exp(0.5 * logvar), dim=-1)
     logits = theta @ network.beta
     normalised = (logits - network.beta_norm.running_mean) / torch.sqrt(network.beta_norm.running_var + 1e-5)
@@ -166,7 +161,7 @@ def test_the_training_loss_is_prior_kl_plus_reconstruction_with_the_models_tau(m
         return train_network(network, inputs, targets, loss_fn, *args, **kwargs)
 
     monkeypatch.setattr(ProdLDANetwork, "forward", spy)
-    monkeypatch.setattr("softtopic.models.prodlda.train_network", spy_train)
+    monkeypatch.setattr("softtopic.models.neural.train_network", spy_train)
     model.fit(data, seed=0)
     assert first["tau"] == seen["tau"] == (2.5 if name == "dsl" else 1.0)
     # the loss of the first call, recomputed from the prediction and KL that call saw

@@ -93,4 +93,4 @@ def test_two_taus_give_different_theta_from_the_same_seed(run_job):
 def test_baselines_have_no_tau(run_job):
     model, output = run_job(tau=None, name="prodlda")
     assert output.config["tau"] is None and "tau" not in output.config["hyperparameters"]
-    assert model.tau == 1.0  # ProdLDA's decoder is not tempered
+    assert model.decoder_tau == 1.0  # ProdLDA's decoder is not tempered

@@ -308,7 +308,8 @@ def main() -> None:
             print(f"[{number}/{len(breaks)}] {verdict:8s} {seconds:6.1f} s  {item.name}", flush=True)
     print("\n| # | break | file | tests | result | s |\n|---|---|---|---|---|---|")
     for number, (item, verdict, seconds) in enumerate(rows, start=1):
-        tests = ", ".join(Path(t.split("::")[0]).stem.removeprefix("test_") for t in present(REPO, item.tests))
+        stems = (Path(t.split("::")[0]).stem.removeprefix("test_") for t in present(REPO, item.tests))
+        tests = ", ".join(dict.fromkeys(stems))
         print(f"| {number} | {item.name} | `{item.path}` | {tests} | {verdict} | {seconds:.0f} |")
     caught = sum(not verdict.startswith("MISSED") for _, verdict, _ in rows)
     print(f"\n{caught} of {len(rows)} breaks caught; missed: "

@@ -67,6 +67,12 @@ def run_ids(corpus):
     return runs
 
 
+def resolved_config(wildcards):
+    """The validated config with its top-level keys sorted too (config.update keeps the file's order;
+    Snakemake compares params by repr, so that order must not rerun a job)."""
+    return {key: config[key] for key in sorted(config)}
+
+
 def get_final_output():
     return (
         ["reports/temperature_sweep.pdf"]

@@ -21,6 +21,6 @@ rule record_provenance:
     conda:
         "../envs/plots.yaml"
     params:
-        config=config,
+        config=resolved_config,
     script:
         "../scripts/record_provenance.py"

@@ -107,6 +107,7 @@ def bag_of_words(token_lists: Sequence[Sequence[str]], vocabulary: Sequence[str]
 
 
 def filter_to_vocabulary(token_lists: Iterable[Sequence[str]], vocabulary: Sequence[str]) -> list[list[str]]:
-    """Each document's tokens restricted to the vocabulary, in order (the coherence reference)."""
+    """Each document's tokens restricted to the vocabulary, in order (the texts the sentence encoder, BERTopic
+    and word2vec read)."""
     keep = set(vocabulary)
     return [[w for w in tokens if w in keep] for tokens in token_lists]

@@ -30,6 +30,18 @@ def test_dsl_rows_use_one_temperature():
     assert sorted(runs["method"].unique()) == ["DSL, smollm2", "LDA", "ProdLDA"] and len(runs) == 12
 
 
+def test_every_lm_supervised_backbone_is_named_per_lm_and_filtered_by_tau():
+    rows = [{"corpus": "so", "model": m, "lm": lm, "tau": tau, "c_v": 0.5}
+            for m in ["dsl-etm", "etm"] for lm in (["smollm2", "gemma"] if m != "etm" else [np.nan])
+            for tau in ([1.0, 3.0] if m != "etm" else [np.nan])]
+    runs = main_table_runs(pd.DataFrame(rows), tau=3)
+    assert sorted(runs["method"]) == ["DSL-ETM, gemma", "DSL-ETM, smollm2", "ETM"]
+    assert (runs.loc[runs["model"] == "dsl-etm", "tau"] == 3.0).all()
+    summary = summarise(runs, ["c_v"])
+    assert [line.split(" | ")[0] for line in markdown_table(summary).splitlines()[2:]] == [
+        "| ETM", "| DSL-ETM, gemma", "| DSL-ETM, smollm2"]
+
+
 def test_mean_sd_and_marks():
     summary = summarise(main_table_runs(runs_frame(), tau=3), ["c_v", "purity"]).set_index(["method", "metric"])
     dsl = summary.loc[("DSL, smollm2", "c_v")]

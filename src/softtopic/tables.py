@@ -20,13 +20,27 @@ COLUMNS = {"c_v": "C_V", "llm_rating": "LLM", "irbo": "I-RBO", "purity": "Purity
 RETRIEVAL_COLUMNS = {"p@1": "P@1", "p@5": "P@5", "p@10": "P@10"}
 
 
+# model name -> the paper's name for it; DSL backbones read "DSL-<backbone>, <LM>"
+DISPLAY_NAMES = {"lda": "LDA", "prodlda": "ProdLDA", "zeroshottm": "ZeroShotTM", "combinedtm": "CombinedTM",
+                 "bertopic": "BERTopic", "etm": "ETM", "ecrtm": "ECRTM", "fastopic": "FASTopic", "dsl": "DSL",
+                 "dsl-etm": "DSL-ETM", "dsl-ecrtm": "DSL-ECRTM", "dsl-fastopic": "DSL-FASTopic"}
+
+
+def reads_lm(lm) -> bool:
+    """Whether a metrics row comes from a model trained on an LM (its `lm` cell is filled)."""
+    return isinstance(lm, str) and lm != ""
+
+
 def method_name(model: str, lm) -> str:
-    return f"DSL, {lm}" if model == "dsl" else {"lda": "LDA", "prodlda": "ProdLDA"}.get(model, model)
+    """A table row's name: the model's display name, with the LM for LM-supervised models."""
+    name = DISPLAY_NAMES.get(model, model)
+    return f"{name}, {lm}" if reads_lm(lm) else name
 
 
 def main_table_runs(runs: pd.DataFrame, tau: float) -> pd.DataFrame:
-    """The runs of the main table: every baseline run, DSL runs at temperature `tau`."""
-    keep = (runs["model"] != "dsl") | np.isclose(runs["tau"].astype(float), tau)
+    """The runs of the main table: every baseline run, LM-supervised runs at temperature `tau`."""
+    supervised = runs["lm"].map(reads_lm)
+    keep = ~supervised | np.isclose(runs["tau"].astype(float), tau)
     runs = runs[keep].copy()
     runs["method"] = [method_name(m, lm) for m, lm in zip(runs["model"], runs["lm"])]
     return runs
@@ -79,8 +93,8 @@ def _cell(row, bold, underline) -> str:
 
 
 def _order(method: str) -> tuple:
-    """Baselines, then DSL rows, then reference rows."""
-    return (method.startswith("Reference"), method.startswith("DSL"), method)
+    """Baselines, then LM-supervised rows (named "<model>, <LM>"), then reference rows."""
+    return (method.startswith("Reference"), ", " in method, method)
 
 
 def with_references(summary: pd.DataFrame, references: pd.DataFrame) -> pd.DataFrame:

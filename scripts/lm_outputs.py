@@ -39,9 +39,10 @@ def main(snakemake):
     vocabulary = Path(snakemake.input.vocabulary).read_text().split()
     projection = project_vocabulary(tokenizer, vocabulary)
     chain = plan_chain(projection.pieces) if settings["projection"] == "chain" else None
+    top_groups = settings["chain_top_groups"] if chain is not None else None
     projection_meta = {"method": settings["projection"], **projection.summary()}
     if chain is not None:
-        projection_meta["chain"] = chain.summary()
+        projection_meta["chain"] = {**chain.summary(), "top_groups": top_groups}
         log.info("chain projection: %s", projection_meta["chain"])
     elif projection.shared_words:
         log.warning(
@@ -64,7 +65,9 @@ def main(snakemake):
         logits, hidden, stats = extract(
             model, tokenizer, [prompts[i] for i in documents], projection.token_ids, snakemake.params.shard_dir,
             batch_size=settings["batch_size"], batches_per_shard=settings["shard_batches"],
-            settings={"dtype": dtype, "device": device, "lm": manifest}, token_budget=token_budget, chain=chain,
+            settings={"dtype": dtype, "device": device, "lm": manifest, "chain_top_groups": top_groups},
+            token_budget=token_budget, chain=chain, chain_top_groups=top_groups,
+            chain_prior_ids=tokenizer(template.render(""))["input_ids"],
         )
         stats = stats.as_dict()
         discard_shards(snakemake.params.shard_dir)

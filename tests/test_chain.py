@@ -84,6 +84,38 @@ def test_words_of_a_shared_group_get_different_scores_and_at_most_their_prefix_p
         np.testing.assert_allclose(scores[row, UNIQUE].numpy(), first[row, [30, 39]].numpy(), atol=2e-5)
 
 
+def test_top_groups_reads_the_most_probable_prefixes_in_context_and_splits_the_others_as_the_prior(lm):
+    pieces = PIECES + [[36, 1], [36, 2], [37, 1], [37, 2]]  # three one-deep groups (35, 36, 37) to choose from
+    plan = plan_chain(pieces)
+    prior = [4, 4, 2]
+    head = ChainHead(lm, plan, BOUNDARY, top_groups=1, prior_ids=prior)
+    assert head.top_groups == 1 and head.layout["slots"].tolist() == [0, -1, 4]  # 31 and 31 32 always
+    ids, mask = left_padded(PROMPTS)
+    scores = head(ids, mask)[0].numpy()
+    exact = head(ids, mask, exact=True)[0].numpy()
+    everything = range(len(pieces))
+    before = naive_chain_scores(lm, prior, plan, BOUNDARY, everything)
+    groups = {35: [5, 6], 36: [8, 9], 37: [10, 11]}
+    chosen_somewhere = set()
+    for row, prompt in enumerate(PROMPTS):
+        in_context = naive_chain_scores(lm, prompt, plan, BOUNDARY, everything)
+        np.testing.assert_allclose(exact[row], in_context, atol=2e-5)
+        first = torch.log_softmax(lm(input_ids=torch.tensor([prompt])).logits[0, -1].detach(), -1)
+        prior_first = torch.log_softmax(lm(input_ids=torch.tensor([prior])).logits[0, -1].detach(), -1)
+        chosen = max(groups, key=lambda t: float(first[t]))
+        chosen_somewhere.add(chosen)
+        for token, words in groups.items():
+            expected = (in_context[words] if token == chosen
+                        else float(first[token]) + before[words] - float(prior_first[token]))
+            np.testing.assert_allclose(scores[row, words], expected, atol=2e-5)
+            assert scores[row, words[0]] != scores[row, words[1]]
+        np.testing.assert_allclose(scores[row, :5], in_context[:5], atol=2e-5)  # the deep group: in context
+    assert len(chosen_somewhere) > 1  # the prompts do not all pick the same prefix
+    with pytest.raises(ValueError, match="needs prior_ids"):
+        ChainHead(lm, plan, BOUNDARY, top_groups=1)
+    assert ChainHead(lm, plan, BOUNDARY, top_groups=3).top_groups is None  # as many as there are: exact
+
+
 def test_check_chain_head_raises_when_scores_disagree(lm):
     head = ChainHead(lm, plan_chain(PIECES), BOUNDARY)
     assert check_chain_head(head, PROMPTS[1], torch.float32) < 1e-4

@@ -136,7 +136,7 @@ def lm_job(tiny_lm, tmp_path, monkeypatch, script_globals):
 
     def run(manifest, **lm_settings):
         settings = {"device": "cpu", "dtype": "float32", "batch_size": 1, "shard_batches": 1,
-                    "max_document_tokens": 32, "token_budget": "auto", "projection": "first_token",
+                    "max_document_tokens": 32, "token_budget": "auto", "projection": "first_token", "chain_top_groups": None,
                     **lm_settings}
         job = SimpleNamespace(
             input=SimpleNamespace(manifest=str(manifest), vocabulary=str(tmp_path / "vocabulary.txt"),

@@ -146,9 +146,16 @@ def word_boundary_tokens(tokenizer, size: int) -> np.ndarray:
 
 
 class ChainHead(torch.nn.Module):
-    """Per-word chain scores (log-probabilities) and the last hidden state, for a batch of prompts."""
+    """Per-word chain scores (log-probabilities) and the last hidden state, for a batch of prompts.
 
-    def __init__(self, model, plan: ChainPlan, boundary: np.ndarray, chunk_values: int = 1 << 24):
+    With `top_groups` = m, only the m one-sub-token prefixes that are most probable after each prompt
+    (and the few prefixes that branch deeper, with their ancestors) are read in that prompt's context;
+    the words under the other prefixes split their prefix's (in-context) probability as they do after
+    `prior_ids` (the prompt with an empty document), computed once. That caps the extra tokens per prompt.
+    """
+
+    def __init__(self, model, plan: ChainPlan, boundary: np.ndarray, chunk_values: int = 1 << 24,
+                 top_groups: int | None = None, prior_ids: Sequence[int] | None = None):
         super().__init__()
         self.model = model
         self.body = model.get_decoder()
@@ -157,11 +164,9 @@ class ChainHead(torch.nn.Module):
         config = getattr(model.config, "text_config", model.config)
         self.softcap = getattr(config, "final_logit_softcapping", None)
         self.plan = plan
-        self.levels = plan.levels()
-        self.ancestors = torch.as_tensor(plan.ancestors(), device=device)
-        self.query_token = torch.as_tensor([q[-1] for q in plan.queries], dtype=torch.long, device=device)
         self.edge_query = torch.as_tensor([q for q, _ in plan.edges], dtype=torch.long, device=device)
         self.edge_token = torch.as_tensor([t for _, t in plan.edges], dtype=torch.long, device=device)
+        self.query_token = torch.as_tensor([q[-1] for q in plan.queries], dtype=torch.long, device=device)
         self.boundary = torch.as_tensor(boundary, device=device)
         terms = [(w, e) for w, edges in enumerate(plan.word_edges) for e in edges]
         self.term_word = torch.as_tensor([w for w, _ in terms], dtype=torch.long, device=device)
@@ -170,6 +175,45 @@ class ChainHead(torch.nn.Module):
         self.end_word = torch.as_tensor([w for w, _ in ends], dtype=torch.long, device=device)
         self.end_query = torch.as_tensor([q for _, q in ends], dtype=torch.long, device=device)
         self.chunk_values = chunk_values
+        # Fixed queries are read for every prompt: the deeper ones and their ancestors, or all of them.
+        deep = {q for q, prefix in enumerate(plan.queries) if len(prefix) > 1}
+        for q in list(deep):
+            while plan.parents[q] != ROOT:
+                q = plan.parents[q]
+                deep.add(q)
+        selectable = [q for q in range(len(plan.queries)) if q not in deep]
+        self.top_groups = None if top_groups is None or top_groups >= len(selectable) else top_groups
+        self.exact_layout = self._layout(list(range(len(plan.queries))), 0)
+        self.selectable = torch.as_tensor(selectable if self.top_groups else [], dtype=torch.long, device=device)
+        self.layout = self.exact_layout if self.top_groups is None else self._layout(sorted(deep), self.top_groups)
+        self.prior = None
+        if self.top_groups is not None:
+            if prior_ids is None:
+                raise ValueError("chain projection with top_groups needs prior_ids (a prompt with no document)")
+            ids = torch.as_tensor([list(prior_ids)], device=device)
+            self.prior = self._scores_and_reads(ids, torch.ones_like(ids), self.exact_layout)[2:]
+
+    def _layout(self, fixed: list[int], free: int) -> dict:
+        """Slots of the extra tokens, depth by depth: the fixed queries (a query id each) with `free` slots
+        after the depth-1 ones (filled per prompt); and which earlier slots each slot attends to."""
+        queries = self.plan.queries
+        fixed = sorted(fixed, key=lambda q: (len(queries[q]), q))
+        levels, slots = [], []
+        for depth in sorted({len(queries[q]) for q in fixed} | ({1} if free else set())):
+            start = len(slots)
+            slots += [q for q in fixed if len(queries[q]) == depth] + ([-1] * free if depth == 1 else [])
+            levels.append((start, len(slots), depth))
+        slot_of = {q: s for s, q in enumerate(slots) if q >= 0}
+        tree = np.eye(len(slots), dtype=bool)
+        for s, q in enumerate(slots):
+            while q >= 0 and self.plan.parents[q] != ROOT:
+                q = self.plan.parents[q]
+                tree[s, slot_of[q]] = True
+        device = self.head.weight.device
+        free_slots = [s for s, q in enumerate(slots) if q < 0]
+        return {"levels": levels, "slots": torch.as_tensor(slots, dtype=torch.long, device=device),
+                "tree": torch.as_tensor(tree, device=device),
+                "free": torch.as_tensor(free_slots, dtype=torch.long, device=device)}
 
     def log_probs(self, hidden: torch.Tensor) -> torch.Tensor:
         """fp32 log-softmax over the LM's whole vocabulary of hidden states (..., d)."""
@@ -178,58 +222,76 @@ class ChainHead(torch.nn.Module):
             logits = torch.tanh(logits / self.softcap) * self.softcap
         return torch.log_softmax(logits, dim=-1)
 
-    def _read(self, hidden: torch.Tensor, start: int, edge_lp: torch.Tensor, end_lp: torch.Tensor) -> None:
-        """Fill the log-probabilities of the edges leaving queries start.. (ROOT when start < 0) and their
-        end-of-word masses, from those queries' hidden states (B x q x d), a few queries at a time."""
+    def _read(self, hidden: torch.Tensor, queries: torch.Tensor, edge_lp: torch.Tensor, end_lp: torch.Tensor):
+        """Write the log-probabilities of the edges leaving `queries` (B x n query ids, ROOT for the prompt's
+        last position) and their end-of-word masses, from their hidden states (B x n x d), a few at a time."""
         batch, count = hidden.shape[:2]
         step = max(1, self.chunk_values // (batch * self.head.weight.shape[0]))
+        rows_all = torch.arange(batch, device=hidden.device)
         for offset in range(0, count, step):
             lp = self.log_probs(hidden[:, offset : offset + step])
-            first = start + offset
-            last = first + lp.shape[1]
-            if start < 0:
-                chosen = (self.edge_query == ROOT).nonzero().squeeze(-1)
-                edge_lp[:, chosen] = lp[:, 0, self.edge_token[chosen]]
-                continue
-            chosen = ((self.edge_query >= first) & (self.edge_query < last)).nonzero().squeeze(-1)
-            edge_lp[:, chosen] = lp[:, self.edge_query[chosen] - first, self.edge_token[chosen]]
-            end_lp[:, first:last] = lp[:, :, self.boundary].logsumexp(-1)
+            chunk = queries[:, offset : offset + lp.shape[1]]
+            # slot of each edge's query within this chunk, per row (-1: not here)
+            where = (chunk[:, :, None] == self.edge_query[None, None, :])  # B x c x E
+            present = where.any(1)
+            rows, edges = present.nonzero(as_tuple=True)
+            slots = where.float().argmax(1)[rows, edges]
+            edge_lp[rows, edges] = lp[rows, slots, self.edge_token[edges]]
+            if chunk.ge(0).any():
+                ends = lp[:, :, self.boundary].logsumexp(-1)
+                valid = chunk >= 0
+                end_lp[rows_all[:, None].expand_as(chunk)[valid], chunk[valid]] = ends[valid]
 
-    @torch.inference_mode()
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor):
-        """(scores over the words, last hidden state), both fp32, for each row (left-padded prompts)."""
+    def _scores_and_reads(self, input_ids, attention_mask, layout, prior=None):
+        batch = input_ids.shape[0]
         from softtopic.lm import RestrictedHead  # noqa: PLC0415 (lm imports this module)
 
-        batch = input_ids.shape[0]
         out = self.body(input_ids=input_ids, attention_mask=attention_mask,
                         position_ids=RestrictedHead.position_ids(attention_mask), use_cache=True)
         last = out.last_hidden_state[:, -1, :]
         cache = out.cache
         device = last.device
-        edge_lp = torch.zeros(batch, len(self.plan.edges), device=device)
-        end_lp = torch.zeros(batch, len(self.plan.queries), device=device)
-        self._read(last[:, None, :], ROOT, edge_lp, end_lp)
+        if prior is None:
+            edge_lp = torch.zeros(batch, len(self.plan.edges), device=device)
+            end_lp = torch.zeros(batch, len(self.plan.queries), device=device)
+        else:
+            edge_lp, end_lp = (p.expand(batch, -1).clone() for p in prior)
+        root = torch.full((batch, 1), ROOT, dtype=torch.long, device=device)
+        self._read(last[:, None, :], root, edge_lp, end_lp)
+        slots = layout["slots"][None].expand(batch, -1).clone()
+        if len(layout["free"]):  # the most probable prefixes after each prompt
+            first = self.edge_token[self.edge_query == ROOT]
+            root_lp = edge_lp[:, (self.edge_query == ROOT).nonzero().squeeze(-1)]
+            prefix_lp = root_lp[:, (first[None, :] == self.query_token[self.selectable][:, None]).float().argmax(1)]
+            chosen = prefix_lp.topk(len(layout["free"]), dim=-1).indices.sort(-1).values
+            slots[:, layout["free"]] = self.selectable[chosen]
         lengths = attention_mask.long().sum(-1, keepdim=True)
         prompt_keys = attention_mask.bool()[:, None, :]
         dtype = next(self.body.parameters()).dtype
-        for start, stop in self.levels:
+        for start, stop, depth in layout["levels"]:
             count = stop - start
-            depth = len(self.plan.queries[start])
-            tree = self.ancestors[start:stop, :stop][None].expand(batch, -1, -1)
+            tree = layout["tree"][start:stop, :stop][None].expand(batch, -1, -1)
             allowed = torch.cat([prompt_keys.expand(-1, count, -1), tree], dim=-1)[:, None]
             mask = torch.zeros(allowed.shape, dtype=dtype, device=device).masked_fill(~allowed, torch.finfo(dtype).min)
             step = self.body(
-                input_ids=self.query_token[start:stop][None].expand(batch, -1),
+                input_ids=self.query_token[slots[:, start:stop]],
                 attention_mask=mask,
                 position_ids=(lengths + depth - 1).expand(-1, count),
                 cache=cache,
                 use_cache=True,
             )
-            self._read(step.last_hidden_state, start, edge_lp, end_lp)
+            self._read(step.last_hidden_state, slots[:, start:stop], edge_lp, end_lp)
         scores = torch.zeros(batch, len(self.plan.word_edges), device=device)
         scores.index_add_(1, self.term_word, edge_lp[:, self.term_edge])
         scores.index_add_(1, self.end_word, end_lp[:, self.end_query])
-        return scores, last.float()
+        return scores, last.float(), edge_lp[:1], end_lp[:1]
+
+    @torch.inference_mode()
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, exact: bool = False):
+        """(scores over the words, last hidden state), both fp32, for each row (left-padded prompts).
+        `exact` reads every prefix in context, whatever `top_groups` says."""
+        layout, prior = (self.exact_layout, None) if exact or self.top_groups is None else (self.layout, self.prior)
+        return self._scores_and_reads(input_ids, attention_mask, layout, prior)[:2]
 
 
 @torch.inference_mode()

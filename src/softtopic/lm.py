@@ -253,7 +253,7 @@ def check_chain_head(head: ChainHead, prompt_ids: Sequence[int], dtype: torch.dt
     deepest = sorted(range(len(head.plan.word_edges)), key=lambda w: (-len(head.plan.word_edges[w]), w))[:words]
     device = head.head.weight.device
     ids = torch.as_tensor([list(prompt_ids)], device=device)
-    ours = head(ids, torch.ones_like(ids))[0][0, deepest].cpu().numpy()
+    ours = head(ids, torch.ones_like(ids), exact=True)[0][0, deepest].cpu().numpy()
     reference = naive_chain_scores(head.model, prompt_ids, head.plan, head.boundary.cpu().numpy(), deepest)
     error = float(np.abs(ours - reference).max()) if deepest else 0.0
     tolerance = 1e-3 if dtype == torch.float32 else 0.3
@@ -380,11 +380,14 @@ def extract(
     progress: bool = True,
     token_budget: int | None = None,
     chain: ChainPlan | None = None,
+    chain_top_groups: int | None = None,
+    chain_prior_ids: Sequence[int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, ExtractionStats]:
     """Logits over V (N x |V|) and final hidden states (N x d), fp32, in the order of `prompts`.
 
     With a `chain` plan (the `chain` projection, softtopic.chain) the scores over V are the words'
-    chain log-probabilities instead of their first sub-token's logit.
+    chain log-probabilities instead of their first sub-token's logit (`chain_top_groups` and
+    `chain_prior_ids`: see `ChainHead`).
     Identical prompts are computed once. Finished shards in `shard_dir` are reused when they were
     made for the same inputs (`settings` names anything else that changes the numbers).
     """
@@ -400,7 +403,8 @@ def extract(
         documents=len(prompts), unique_prompts=len(unique), tokens=int(sum(lengths)), shards_total=len(shards)
     )
     shard_dir = Path(shard_dir)
-    plan = {"batch_size": batch_size, "token_budget": token_budget, "projection": "chain" if chain else "first_token"}
+    plan = {"batch_size": batch_size, "token_budget": token_budget, "projection": "chain" if chain else "first_token",
+            "chain_top_groups": chain_top_groups}
     lock = _prepare_shard_dir(shard_dir, _fingerprint(unique, token_ids, {**plan, **(settings or {})}))
     head = RestrictedHead(model, token_ids)
 
@@ -411,7 +415,7 @@ def extract(
     stats.head_check_max_error = check_restricted_head(head, collate(batches[-1][:2]), dtype)
     if chain is not None:
         boundary = word_boundary_tokens(tokenizer, model.get_output_embeddings().weight.shape[0])
-        head = ChainHead(model, chain, boundary)
+        head = ChainHead(model, chain, boundary, top_groups=chain_top_groups, prior_ids=chain_prior_ids)
         stats.chain_check_max_error = check_chain_head(head, encodings[batches[-1][0]], dtype)
     hidden_size = model.get_output_embeddings().weight.shape[1]
     logits_u = np.zeros((len(unique), len(token_ids)), dtype=np.float32)

@@ -46,7 +46,7 @@ def main() -> None:
         manifest = json.loads(Path(f"resources/lm/{lm}/lm.json").read_text())
         tokenizer = AutoTokenizer.from_pretrained(Path(f"resources/lm/{lm}") / manifest["load_path"])
         meta = json.loads(Path(f"results/{args.corpus}/lm/{lm}/default/meta.json").read_text())
-        runs = sorted(Path(f"results/{args.corpus}/models/{args.model}").glob(f"**/{lm}/**/output.npz"))
+        runs = sorted(Path(f"results/{args.corpus}/models/{args.model}/{lm}").glob("**/output.npz"))
         if not runs:
             raise SystemExit(f"no {args.model} runs of LM '{lm}' under results/{args.corpus}/models/: run the workflow")
         for path in runs:
@@ -56,12 +56,13 @@ def main() -> None:
             topics = output.top_words(args.top)
             groups = [prefix_groups(words, first) for words in topics]
             seen.setdefault(lm, Counter()).update(" / ".join(g) for gs in groups for g in gs)
-            run = str(path.parent.relative_to(f"results/{args.corpus}/models"))
-            row = metrics[metrics["run"].astype(str).str.contains(run, regex=False)] if "run" in metrics else None
+            keys = {key: output.config[key] for key in ("model", "lm", "prompt", "num_topics", "tau", "seed")}
+            row = metrics[np.logical_and.reduce([metrics[key] == value for key, value in keys.items()])]
+            if len(row) != 1:
+                raise SystemExit(f"{len(row)} rows of reports/{args.corpus}/metrics.csv match {path}: rerun the workflow")
             rows.append({
-                "lm": lm, "projection": meta["projection"].get("method", "first_token"), "run": run,
+                **row.iloc[0].to_dict(), "projection": meta["projection"].get("method", "first_token"),
                 "prefix_group_share": float(np.mean([bool(g) for g in groups])),
-                **({} if row is None or row.empty else row.iloc[0].to_dict()),
             })
     table = pd.DataFrame(rows)
     columns = [c for c in ("prefix_group_share", "c_npmi", "c_v", "purity") if c in table]

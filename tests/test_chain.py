@@ -21,11 +21,10 @@ LM_VOCABULARY = 40
 def test_plan_reads_each_group_only_as_deep_as_it_branches():
     plan = plan_chain(PIECES)
     assert plan.queries == [(31,), (35,), (31, 32)] and plan.parents == [ROOT, ROOT, 0]
-    assert plan.levels() == [(0, 2), (2, 3)] and plan.depth == 2
+    assert plan.depth == 2
     assert [plan.path(w) for w in range(len(PIECES))] == [[30], [31, 32], [31, 32, 33], [31, 32, 34], [31, 38],
                                                          [35, 36], [35, 37], [39]]
     assert plan.word_end == [None, 2, None, None, None, None, None, None]  # 31 32 ends where 33, 34 go on
-    assert plan.ancestors().tolist() == [[True, False, False], [False, True, False], [True, False, True]]
     # A word longer than needed is read only until told apart; identical sub-tokens stay tied.
     longer = plan_chain([[5, 6, 7, 8], [5, 9], [4, 1], [4, 1]])
     assert longer.path(0) == [5, 6] and longer.path(1) == [5, 9]
@@ -55,6 +54,9 @@ def left_padded(prompts):
 def test_batched_cached_scores_equal_each_word_run_through_the_model(lm):
     plan = plan_chain(PIECES)
     head = ChainHead(lm, plan, BOUNDARY, chunk_values=LM_VOCABULARY * 3)  # a few queries at a time
+    layout = head.exact_layout  # one step per depth; (31 32) attends to (31) and itself
+    assert layout["levels"] == [(0, 2, 1), (2, 3, 2)] and layout["slots"].tolist() == [0, 1, 2]
+    assert layout["tree"].tolist() == [[True, False, False], [False, True, False], [True, False, True]]
     scores, hidden = head(*left_padded(PROMPTS))
     for row, prompt in enumerate(PROMPTS):
         reference = naive_chain_scores(lm, prompt, plan, BOUNDARY, range(len(PIECES)))

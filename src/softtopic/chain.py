@@ -57,25 +57,6 @@ class ChainPlan:
         """Extra forward steps per batch."""
         return max((len(q) for q in self.queries), default=0)
 
-    def levels(self) -> list[tuple[int, int]]:
-        """(start, stop) of the queries of each depth."""
-        bounds, start = [], 0
-        for stop in range(1, len(self.queries) + 1):
-            if stop == len(self.queries) or len(self.queries[stop]) != len(self.queries[start]):
-                bounds.append((start, stop))
-                start = stop
-        return bounds
-
-    def ancestors(self) -> np.ndarray:
-        """Q x Q booleans: [i, j] when query j is query i or one of its ancestors."""
-        table = np.zeros((len(self.queries), len(self.queries)), dtype=bool)
-        for i in range(len(self.queries)):
-            j = i
-            while j != ROOT:
-                table[i, j] = True
-                j = self.parents[j]
-        return table
-
     def path(self, word: int) -> list[int]:
         """The sub-tokens a word is scored on."""
         return [self.edges[e][1] for e in self.word_edges[word]]

@@ -13,6 +13,7 @@ import torch
 import transformers
 
 from softtopic.lm import discard_shards, extract, load_lm, partition_documents, pick_device, resolve_dtype, resolve_token_budget
+from softtopic.chain import plan_chain
 from softtopic.prompting import PromptTemplate, project_vocabulary, truncate_document
 from softtopic.workflow import script_logging
 
@@ -37,10 +38,16 @@ def main(snakemake):
              token_budget or f"{settings['batch_size']} prompts")
     vocabulary = Path(snakemake.input.vocabulary).read_text().split()
     projection = project_vocabulary(tokenizer, vocabulary)
-    if projection.shared_words:
+    chain = plan_chain(projection.pieces) if settings["projection"] == "chain" else None
+    top_groups = settings["chain_top_groups"] if chain is not None else None
+    projection_meta = {"method": settings["projection"], **projection.summary()}
+    if chain is not None:
+        projection_meta["chain"] = {**chain.summary(), "top_groups": top_groups}
+        log.info("chain projection: %s", projection_meta["chain"])
+    elif projection.shared_words:
         log.warning(
             "%d of %d vocabulary words share their first LM sub-token with another word and get identical "
-            "logits, e.g. %s",
+            "logits, e.g. %s (projection: chain tells them apart)",
             projection.shared_words, len(vocabulary), projection.summary(3)["example_groups"],
         )
     template = PromptTemplate(snakemake.params.instruction)
@@ -58,7 +65,9 @@ def main(snakemake):
         logits, hidden, stats = extract(
             model, tokenizer, [prompts[i] for i in documents], projection.token_ids, snakemake.params.shard_dir,
             batch_size=settings["batch_size"], batches_per_shard=settings["shard_batches"],
-            settings={"dtype": dtype, "device": device, "lm": manifest}, token_budget=token_budget,
+            settings={"dtype": dtype, "device": device, "lm": manifest, "chain_top_groups": top_groups},
+            token_budget=token_budget, chain=chain, chain_top_groups=top_groups,
+            chain_prior_ids=tokenizer(template.render(""))["input_ids"],
         )
         stats = stats.as_dict()
         discard_shards(snakemake.params.shard_dir)
@@ -78,7 +87,7 @@ def main(snakemake):
         "instruction": template.instruction,
         "max_document_tokens": max_tokens,
         "documents_truncated": int(sum(was_cut for _, was_cut in cut)),
-        "projection": projection.summary(),
+        "projection": projection_meta,
         "extraction": stats,
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__},
     }

@@ -136,7 +136,8 @@ def lm_job(tiny_lm, tmp_path, monkeypatch, script_globals):
 
     def run(manifest, **lm_settings):
         settings = {"device": "cpu", "dtype": "float32", "batch_size": 1, "shard_batches": 1,
-                    "max_document_tokens": 32, "token_budget": "auto", **lm_settings}
+                    "max_document_tokens": 32, "token_budget": "auto", "projection": "first_token", "chain_top_groups": None,
+                    **lm_settings}
         job = SimpleNamespace(
             input=SimpleNamespace(manifest=str(manifest), vocabulary=str(tmp_path / "vocabulary.txt"),
                                   documents=str(tmp_path / "documents.parquet")),
@@ -166,3 +167,7 @@ def test_lm_job_reuses_shards_only_for_the_same_dtype_device_and_lm(lm_job, tmp_
     assert lm_job(first, dtype="bfloat16", device="cpu:0").shards_resumed == 0
     assert lm_job(second, dtype="bfloat16", device="cpu:0").shards_resumed == 0
     assert lm_job(second, dtype="bfloat16", device="cpu:0").shards_resumed == 3
+    assert lm_job(second, dtype="bfloat16", device="cpu:0", projection="chain").shards_resumed == 0
+    assert lm_job(second, dtype="bfloat16", device="cpu:0", projection="chain").shards_resumed == 3
+    meta = json.loads(str(np.load(tmp_path / "1-of-1.npz")["meta"]))
+    assert meta["projection"]["method"] == "chain" and meta["projection"]["chain"]["extra_steps"] == 0

@@ -117,6 +117,13 @@ def test_a_new_temperature_costs_no_lm_pass(tiny_run, tmp_path):
     assert "rule lm_outputs" not in plan and "rule acquire_lm" not in plan
 
 
+def test_another_projection_reruns_the_lm_stage(tiny_run, tmp_path):
+    plan = snakemake(tiny_run, tiny_config(tmp_path / "chain.yaml", projection="chain"), "-n")
+    assert "rule lm_outputs" in plan and "rule gather_lm_outputs" in plan and "rule acquire_lm" not in plan
+    plan = snakemake(tiny_run, tiny_config(tmp_path / "first.yaml", projection="first_token"), "-n")
+    assert "Nothing to be done" in plan  # the default, spelt out
+
+
 def test_killed_lm_stage_resumes_with_identical_arrays(tiny_run, tmp_path):
     # Reuse the converted LM as a local directory; one prompt per shard, long enough to be caught mid-way.
     config = tiny_config(tmp_path / "resume.yaml", source=str(tiny_run / "resources/lm/smollm2/model"),

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from softtopic.chain import ChainHead, ChainPlan, naive_chain_scores, word_boundary_tokens
 from softtopic.sources import classify_source, packaged_gguf, path_reason
 
 log = logging.getLogger(__name__)
@@ -246,6 +247,24 @@ def check_restricted_head(head: RestrictedHead, batch: dict, dtype: torch.dtype)
     return error
 
 
+def check_chain_head(head: ChainHead, prompt_ids: Sequence[int], dtype: torch.dtype, words: int = 3) -> float:
+    """Fail loudly if the cached, tree-masked chain scores of one prompt disagree with the model's own
+    forward pass over prompt + sub-tokens, for the `words` words read deepest; returns the max error."""
+    deepest = sorted(range(len(head.plan.word_edges)), key=lambda w: (-len(head.plan.word_edges[w]), w))[:words]
+    device = head.head.weight.device
+    ids = torch.as_tensor([list(prompt_ids)], device=device)
+    ours = head(ids, torch.ones_like(ids), exact=True)[0][0, deepest].cpu().numpy()
+    reference = naive_chain_scores(head.model, prompt_ids, head.plan, head.boundary.cpu().numpy(), deepest)
+    error = float(np.abs(ours - reference).max()) if deepest else 0.0
+    tolerance = 1e-3 if dtype == torch.float32 else 0.3
+    if error > tolerance * max(1.0, float(np.abs(reference).max(initial=0.0))):
+        raise RuntimeError(
+            f"chain projection scores differ from the model's own forward pass by {error:.4g}; this model's "
+            "attention does not take softtopic's tree mask over its KV cache: use projection: first_token"
+        )
+    return error
+
+
 # ---------------------------------------------------------------- the sharded, resumable pass
 @dataclass
 class ExtractionStats:
@@ -257,6 +276,7 @@ class ExtractionStats:
     shards_total: int = 0
     shards_resumed: int = 0
     head_check_max_error: float | None = None
+    chain_check_max_error: float | None = None
 
     def as_dict(self) -> dict:
         rate = self.tokens_computed / self.seconds_computing if self.seconds_computing else None
@@ -270,6 +290,7 @@ class ExtractionStats:
             "shards_total": self.shards_total,
             "shards_resumed": self.shards_resumed,
             "head_check_max_abs_error": self.head_check_max_error,
+            **({} if self.chain_check_max_error is None else {"chain_check_max_abs_error": self.chain_check_max_error}),
         }
 
 
@@ -358,9 +379,15 @@ def extract(
     settings: dict | None = None,
     progress: bool = True,
     token_budget: int | None = None,
+    chain: ChainPlan | None = None,
+    chain_top_groups: int | None = None,
+    chain_prior_ids: Sequence[int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, ExtractionStats]:
     """Logits over V (N x |V|) and final hidden states (N x d), fp32, in the order of `prompts`.
 
+    With a `chain` plan (the `chain` projection, softtopic.chain) the scores over V are the words'
+    chain log-probabilities instead of their first sub-token's logit (`chain_top_groups` and
+    `chain_prior_ids`: see `ChainHead`).
     Identical prompts are computed once. Finished shards in `shard_dir` are reused when they were
     made for the same inputs (`settings` names anything else that changes the numbers).
     """
@@ -376,7 +403,8 @@ def extract(
         documents=len(prompts), unique_prompts=len(unique), tokens=int(sum(lengths)), shards_total=len(shards)
     )
     shard_dir = Path(shard_dir)
-    plan = {"batch_size": batch_size, "token_budget": token_budget}
+    plan = {"batch_size": batch_size, "token_budget": token_budget, "projection": "chain" if chain else "first_token",
+            "chain_top_groups": chain_top_groups}
     lock = _prepare_shard_dir(shard_dir, _fingerprint(unique, token_ids, {**plan, **(settings or {})}))
     head = RestrictedHead(model, token_ids)
 
@@ -385,7 +413,11 @@ def extract(
         return {k: v.to(device) for k, v in batch.items()}
 
     stats.head_check_max_error = check_restricted_head(head, collate(batches[-1][:2]), dtype)
-    hidden_size = head.weight.shape[1]
+    if chain is not None:
+        boundary = word_boundary_tokens(tokenizer, model.get_output_embeddings().weight.shape[0])
+        head = ChainHead(model, chain, boundary, top_groups=chain_top_groups, prior_ids=chain_prior_ids)
+        stats.chain_check_max_error = check_chain_head(head, encodings[batches[-1][0]], dtype)
+    hidden_size = model.get_output_embeddings().weight.shape[1]
     logits_u = np.zeros((len(unique), len(token_ids)), dtype=np.float32)
     hidden_u = np.zeros((len(unique), hidden_size), dtype=np.float32)
     bar = tqdm(total=stats.tokens, unit="tok", desc="LM pass", disable=not progress, file=sys.stderr,
@@ -463,7 +495,7 @@ def partition_documents(
 def combine_extraction_stats(parts: Sequence[dict]) -> dict:
     """One `ExtractionStats.as_dict()` for the whole corpus from those of its LM jobs."""
     total = ExtractionStats()
-    errors = []
+    errors, chain_errors = [], []
     for stats in parts:
         total.documents += stats["documents"]
         total.unique_prompts += stats["unique_prompts"]
@@ -474,7 +506,10 @@ def combine_extraction_stats(parts: Sequence[dict]) -> dict:
         total.shards_resumed += stats["shards_resumed"]
         if stats["head_check_max_abs_error"] is not None:
             errors.append(stats["head_check_max_abs_error"])
+        if stats.get("chain_check_max_abs_error") is not None:
+            chain_errors.append(stats["chain_check_max_abs_error"])
     total.head_check_max_error = max(errors) if errors else None
+    total.chain_check_max_error = max(chain_errors) if chain_errors else None
     return {**total.as_dict(), "jobs": len(parts)}
 
 

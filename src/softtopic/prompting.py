@@ -50,12 +50,26 @@ def _is_bare_space(tokenizer, token_id: int) -> bool:
     return piece in ("▁", "Ġ", " ") or tokenizer.decode([token_id]).strip() == ""
 
 
+PROJECTIONS = ("first_token", "chain")
+
+
+def word_pieces(tokenizer, word: str) -> list[int]:
+    """The LM token ids of ``" " + word``, without a leading bare "▁" (SentencePiece's lone space piece)."""
+    ids = [int(i) for i in tokenizer(" " + word, add_special_tokens=False)["input_ids"]]
+    if len(ids) > 1 and _is_bare_space(tokenizer, ids[0]):
+        ids = ids[1:]
+    if not ids:
+        raise ValueError(f"the tokenizer maps vocabulary word '{word}' to no token")
+    return ids
+
+
 @dataclass
 class Projection:
-    """Each vocabulary word's LM token id, and the words that share one."""
+    """Each vocabulary word's LM token id (its first sub-token), its sub-tokens, and the words that share one."""
 
     token_ids: list[int]
     shared_groups: dict[int, list[str]]
+    pieces: list[list[int]] | None = None
 
     @property
     def shared_words(self) -> int:
@@ -75,16 +89,10 @@ class Projection:
 
 def project_vocabulary(tokenizer, words: Sequence[str]) -> Projection:
     """Map each word to the first sub-token of ``" " + word`` (the second if the first is a bare "▁")."""
-    token_ids = []
-    for word in words:
-        ids = tokenizer(" " + word, add_special_tokens=False)["input_ids"]
-        if len(ids) > 1 and _is_bare_space(tokenizer, ids[0]):
-            ids = ids[1:]
-        if not ids:
-            raise ValueError(f"the tokenizer maps vocabulary word '{word}' to no token")
-        token_ids.append(int(ids[0]))
+    pieces = [word_pieces(tokenizer, word) for word in words]
+    token_ids = [ids[0] for ids in pieces]
     by_token: dict[int, list[str]] = defaultdict(list)
     for word, token in zip(words, token_ids):
         by_token[token].append(word)
     shared = {token: group for token, group in by_token.items() if len(group) > 1}
-    return Projection(token_ids=token_ids, shared_groups=shared)
+    return Projection(token_ids=token_ids, shared_groups=shared, pieces=pieces)

@@ -3,6 +3,7 @@ import re
 from pathlib import Path
 
 from softtopic.config import validate_config
+from softtopic.metrics.wikipedia import is_dump
 from softtopic.models import MODELS
 from softtopic.sources import PACKAGED_CORPORA
 
@@ -162,11 +163,23 @@ def model_inputs(wildcards):
     return inputs
 
 
-def reference_documents(wildcards):
-    """The coherence reference corpus: the corpus itself unless the config names another."""
+def coherence_reference(wildcards):
+    """The coherence reference: the corpus's own documents unless the config names another corpus, or
+    the tokens of a MediaWiki dump."""
     reference = config["metrics"]["coherence_reference"]
+    if is_dump(reference):
+        return {"tokens": "results/wikipedia/tokens.txt.gz"}
     corpus = wildcards.corpus if reference == "self" else reference
-    return f"results/{corpus}/corpus/documents.parquet"
+    return {"documents": f"results/{corpus}/corpus/documents.parquet"}
+
+
+def wikipedia_dump(wildcards):
+    reference = config["metrics"]["coherence_reference"]
+    if not is_dump(reference):
+        raise ValueError(
+            f"metrics.coherence_reference = {reference!r} names no MediaWiki dump (*.xml.bz2) to tokenise"
+        )
+    return reference
 
 
 def run_metric_files(wildcards):

@@ -49,6 +49,14 @@ def tau_label(tau):
     return f"{tau:g}"
 
 
+def temperatures(model):
+    """The taus a LM-supervised model trains at: the sweep's, or the main table's alone."""
+    sweep = config["run"]["sweep_models"]
+    if sweep is None or model in sweep:
+        return config["run"]["temperatures"]
+    return [config["metrics"]["table_tau"]]
+
+
 def run_ids(corpus):
     """Every model run of the configured grid, as its path under results/{corpus}/models/."""
     grid = config["run"]
@@ -61,7 +69,7 @@ def run_ids(corpus):
                     continue
                 for lm in grid["lms"]:
                     for prompt in grid["prompts"]:
-                        for tau in grid["temperatures"]:
+                        for tau in temperatures(model):
                             runs.append(
                                 f"{model}/{lm}/{prompt}/K{k}/tau{tau_label(tau)}/seed{seed}"
                             )

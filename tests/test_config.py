@@ -85,6 +85,7 @@ def _corpus_file(root, edit_corpus):
     [
         (lambda c, r: None, None),  # the baseline: valid
         (lambda c, r: c["run"].update(corpora=["other"]), r"'run.corpora\[0\]' = 'other' is not in `corpora`; known: \['bbc', 'mine'\]"),
+        (lambda c, r: c["run"].update(sweep_models=["dsl"]), r"'run.sweep_models\[0\]' = 'dsl' is not in `run.models`: \['lda'\]"),
         (lambda c, r: c["run"].update(prompts=["terse"]), r"'run.prompts\[0\]' = 'terse' is not in `prompts`; known: \['default'\]"),
         (lambda c, r: c["metrics"].update(coherence_reference="wiki") if "metrics" in c else c.update(metrics={"coherence_reference": "wiki"}),
          r"'metrics.coherence_reference' = 'wiki': use 'self', one of \['bbc', 'mine'\], or the path of a MediaWiki dump"),

@@ -167,6 +167,10 @@ def validate_config(config: dict, schema_path: str | Path, root: str | Path = ".
     root = Path(root)
     for list_key, table_key in (("corpora", "corpora"), ("lms", "lms"), ("prompts", "prompts")):
         _check_names(config, list_key, table_key)
+    for index, model in enumerate(config["run"]["sweep_models"] or []):
+        if model not in config["run"]["models"]:
+            raise ConfigError(f"config key 'run.sweep_models[{index}]' = '{model}' is not in `run.models`: "
+                              f"{config['run']['models']}")
     reference = config["metrics"]["coherence_reference"]
     other_corpus = set()
     if is_dump(reference):

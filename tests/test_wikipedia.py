@@ -103,7 +103,7 @@ def test_workflow_scores_coherence_against_the_dump(tmp_path):
     wiki = tmp_path / "wiki.yaml"
     wiki.write_text(yaml.safe_dump(config))
     output = snakemake(tmp_path, wiki, "results/bbc/coherence/reference.npz")
-    assert "rule tokenise_wikipedia" in output and "rule prepare_corpus" not in output
+    assert "rule tokenise_wikipedia" in output and "rule encode_reference" in output
 
     articles = [tokenize(plain_text(text)) for _, _, text in pages(words)[:3]]
     reference = Reference.load(tmp_path / "results/bbc/coherence/reference.npz")
@@ -111,6 +111,7 @@ def test_workflow_scores_coherence_against_the_dump(tmp_path):
     counts = {w: sum(t.count(w) for t in articles) for w in vocabulary}
     assert reference.token_counts().tolist() == [counts[w] for w in vocabulary]
     assert "3 articles" in (tmp_path / "logs/wikipedia/tokens.log").read_text()
+    assert "3 reference documents" in (tmp_path / "logs/bbc/coherence/reference.log").read_text()
 
     topics = [words[:5], words[5:9] + ["notinthedump"]]
     report = coherence_report(topics, reference)

@@ -15,6 +15,7 @@
 #   results/{corpus}/lm/{lm}/{prompt}/meta.json        throughput, shared sub-tokens, truncation
 #   results/{corpus}/models/{model}/{lm}/{prompt}/K{K}/tau{tau}/seed{seed}/output.npz   dsl, dsl-*
 #   results/{corpus}/models/{model}/K{K}/seed{seed}/output.npz   the models that need no LM
+#   results/wikipedia/tokens.txt.gz                    a MediaWiki dump's articles, tokenised (when it is the reference)
 #   results/{corpus}/coherence/reference.npz           reference tokens in the vocabulary, indexed by word
 #   results/{corpus}/coherence/<run>.json              per-topic C_V/NPMI and topic words missing from it
 #   results/{corpus}/retrieval/<run>.json              P@k of the run's theta (KL)
@@ -27,6 +28,7 @@
 #   reports/tables/retrieval.md                        P@1/5/10 per method, with the reference rows
 #   reports/temperature_sweep.pdf                      each metric against tau, mean +- sd over seeds
 #   reports/provenance/config.yaml, versions.txt       the resolved config and the package versions
+#   reports/report.html                                snakemake --report: the above with captions (report/*.rst)
 # logs/ and benchmarks/ mirror these paths.
 
 
@@ -36,6 +38,9 @@ min_version("9.0")
 
 
 configfile: "config/config.yaml"
+
+
+report: "report/workflow.rst"
 
 
 include: "rules/common.smk"

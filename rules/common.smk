@@ -3,6 +3,7 @@ import re
 from pathlib import Path
 
 from softtopic.config import validate_config
+from softtopic.metrics.wikipedia import is_dump
 from softtopic.models import MODELS
 from softtopic.sources import PACKAGED_CORPORA
 
@@ -48,6 +49,14 @@ def tau_label(tau):
     return f"{tau:g}"
 
 
+def temperatures(model):
+    """The taus a LM-supervised model trains at: the sweep's, or the main table's alone."""
+    sweep = config["run"]["sweep_models"]
+    if sweep is None or model in sweep:
+        return config["run"]["temperatures"]
+    return [config["metrics"]["table_tau"]]
+
+
 def run_ids(corpus):
     """Every model run of the configured grid, as its path under results/{corpus}/models/."""
     grid = config["run"]
@@ -60,7 +69,7 @@ def run_ids(corpus):
                     continue
                 for lm in grid["lms"]:
                     for prompt in grid["prompts"]:
-                        for tau in grid["temperatures"]:
+                        for tau in temperatures(model):
                             runs.append(
                                 f"{model}/{lm}/{prompt}/K{k}/tau{tau_label(tau)}/seed{seed}"
                             )
@@ -162,11 +171,23 @@ def model_inputs(wildcards):
     return inputs
 
 
-def reference_documents(wildcards):
-    """The coherence reference corpus: the corpus itself unless the config names another."""
+def coherence_reference(wildcards):
+    """The coherence reference: the corpus's own documents unless the config names another corpus, or
+    the tokens of a MediaWiki dump."""
     reference = config["metrics"]["coherence_reference"]
+    if is_dump(reference):
+        return {"tokens": "results/wikipedia/tokens.txt.gz"}
     corpus = wildcards.corpus if reference == "self" else reference
-    return f"results/{corpus}/corpus/documents.parquet"
+    return {"documents": f"results/{corpus}/corpus/documents.parquet"}
+
+
+def wikipedia_dump(wildcards):
+    reference = config["metrics"]["coherence_reference"]
+    if not is_dump(reference):
+        raise ValueError(
+            f"metrics.coherence_reference = {reference!r} names no MediaWiki dump (*.xml.bz2) to tokenise"
+        )
+    return reference
 
 
 def run_metric_files(wildcards):

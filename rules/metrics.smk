@@ -28,7 +28,12 @@ rule collect_metrics:
     input:
         runs=run_metric_files,
     output:
-        table="reports/{corpus}/metrics.csv",
+        table=report(
+            "reports/{corpus}/metrics.csv",
+            caption="../report/metrics.rst",
+            category="Metrics per run",
+            labels={"corpus": "{corpus}", "table": "metrics"},
+        ),
     log:
         "logs/{corpus}/collect_metrics.log",
     benchmark:

@@ -6,12 +6,12 @@ rule record_provenance:
     output:
         config=report(
             "reports/provenance/config.yaml",
-            caption="../report/provenance.rst",
+            caption="../report/config.rst",
             category="Provenance",
         ),
         versions=report(
             "reports/provenance/versions.txt",
-            caption="../report/provenance.rst",
+            caption="../report/versions.rst",
             category="Provenance",
         ),
     log:

@@ -45,7 +45,12 @@ rule collect_retrieval_references:
     input:
         references=retrieval_reference_files,
     output:
-        table="reports/{corpus}/retrieval_references.csv",
+        table=report(
+            "reports/{corpus}/retrieval_references.csv",
+            caption="../report/retrieval_references.rst",
+            category="Metrics per run",
+            labels={"corpus": "{corpus}", "table": "retrieval references"},
+        ),
     log:
         "logs/{corpus}/collect_retrieval_references.log",
     benchmark:

@@ -6,9 +6,21 @@ rule main_table:
         tables=metric_tables,
         references=retrieval_reference_tables,
     output:
-        markdown="reports/tables/main.md",
-        latex="reports/tables/main.tex",
-        retrieval="reports/tables/retrieval.md",
+        markdown=report(
+            "reports/tables/main.md",
+            caption="../report/main_table.rst",
+            category="Tables",
+        ),
+        latex=report(
+            "reports/tables/main.tex",
+            caption="../report/main_table_latex.rst",
+            category="Tables",
+        ),
+        retrieval=report(
+            "reports/tables/retrieval.md",
+            caption="../report/retrieval_table.rst",
+            category="Tables",
+        ),
     log:
         "logs/tables/main.log",
     benchmark:

@@ -1,8 +1,12 @@
-"""Reference documents -> their tokens within the corpus vocabulary, indexed by word (coherence counts)."""
+"""Reference documents -> their tokens within the corpus vocabulary, indexed by word (coherence counts).
+
+The reference is a corpus's documents.parquet (tokenised here) or a MediaWiki dump's tokens file (tokenised
+once by the tokenise_wikipedia rule, with the same filter)."""
 
 import pandas as pd
 
 from softtopic.metrics.coherence import Reference
+from softtopic.metrics.wikipedia import read_token_lines
 from softtopic.vocabulary import tokenize_documents
 from softtopic.workflow import script_logging
 
@@ -10,9 +14,12 @@ from softtopic.workflow import script_logging
 def main(snakemake):
     log = script_logging(snakemake.log[0])
     vocabulary = open(snakemake.input.vocabulary, encoding="utf-8").read().split()
-    texts = pd.read_parquet(snakemake.input.reference, columns=["text"])["text"]
-    # The vocabulary's own filter, so that a word counts in the reference where it counts in the BoW.
-    tokens = tokenize_documents(texts, snakemake.params.filter, snakemake.params.min_word_length)
+    if hasattr(snakemake.input, "tokens"):
+        tokens = read_token_lines(snakemake.input.tokens)
+    else:
+        texts = pd.read_parquet(snakemake.input.documents, columns=["text"])["text"]
+        # The vocabulary's own filter, so that a word counts in the reference where it counts in the BoW.
+        tokens = tokenize_documents(texts, snakemake.params.filter, snakemake.params.min_word_length)
     reference = Reference.encode(tokens, vocabulary)
     reference.save(snakemake.output.reference)
     absent = int((reference.token_counts() == 0).sum())

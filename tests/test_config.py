@@ -85,9 +85,12 @@ def _corpus_file(root, edit_corpus):
     [
         (lambda c, r: None, None),  # the baseline: valid
         (lambda c, r: c["run"].update(corpora=["other"]), r"'run.corpora\[0\]' = 'other' is not in `corpora`; known: \['bbc', 'mine'\]"),
+        (lambda c, r: c["run"].update(sweep_models=["dsl"]), r"'run.sweep_models\[0\]' = 'dsl' is not in `run.models`: \['lda'\]"),
         (lambda c, r: c["run"].update(prompts=["terse"]), r"'run.prompts\[0\]' = 'terse' is not in `prompts`; known: \['default'\]"),
         (lambda c, r: c["metrics"].update(coherence_reference="wiki") if "metrics" in c else c.update(metrics={"coherence_reference": "wiki"}),
-         r"'metrics.coherence_reference' = 'wiki': use 'self' or one of \['bbc', 'mine'\]"),
+         r"'metrics.coherence_reference' = 'wiki': use 'self', one of \['bbc', 'mine'\], or the path of a MediaWiki dump"),
+        (lambda c, r: c.setdefault("metrics", {}).update(coherence_reference="data/wiki.xml.bz2"),
+         r"'metrics.coherence_reference' = 'data/wiki.xml.bz2': no such MediaWiki dump \(.*data/wiki.xml.bz2\)"),
         (lambda c, r: c["corpora"]["bbc"].update(path="data/raw/bbc.tsv") or c["run"].update(corpora=["bbc"]),
          r"'corpora.bbc.path' must be 'data/raw/bbc.jsonl' for a packaged corpus"),
         (lambda c, r: c["corpora"]["mine"].update(path="data/absent.tsv"), r"'corpora.mine.path': .*absent.tsv does not exist"),
@@ -124,3 +127,9 @@ def test_key_order_does_not_change_the_validated_config(config):
     second = validate_config(_reversed_keys(config), SCHEMA, root=REPO)
     assert list(_reversed_keys(config)) != list(config)
     assert repr(first) == repr(second)  # Snakemake compares params by their repr
+
+
+def test_a_mediawiki_dump_is_a_valid_coherence_reference(tmp_path):
+    config = _corpus_file(tmp_path, lambda c, r: c.setdefault("metrics", {}).update(coherence_reference="data/wiki.xml.bz2"))
+    (tmp_path / "data" / "wiki.xml.bz2").write_bytes(b"")
+    assert validate_config(config, SCHEMA, root=tmp_path)["metrics"]["coherence_reference"] == "data/wiki.xml.bz2"

@@ -1,11 +1,14 @@
 """The tiny config (40 BBC documents, the real SmolLM2) run end to end by Snakemake in temporary directories."""
 
+import base64
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+from html import unescape
 
 import numpy as np
 import pandas as pd
@@ -94,6 +97,36 @@ def test_outputs_of_every_stage(tiny_run):
 
 def test_second_run_has_nothing_to_do(tiny_run):
     assert "Nothing to be done" in snakemake(tiny_run, REPO / "config" / "test" / "config.yaml", "-n")
+
+
+def report_files(html):
+    """The files a Snakemake HTML report embeds, by file name: {name: bytes}."""
+    pattern = r'"data:[^;"]+;charset=utf8;filename=([^;"]+);base64,([A-Za-z0-9+/=]*)"'
+    return {name: base64.b64decode(data) for name, data in re.findall(pattern, html)}
+
+
+def test_report_bundles_every_table_and_figure_with_its_caption(tiny_run):
+    report = tiny_run / "reports" / "report.html"
+    snakemake(tiny_run, REPO / "config" / "test" / "config.yaml", "--report", str(report))
+    html = report.read_text()
+    files = report_files(html)
+    assert {"temperature_sweep.pdf", "main.md", "main.tex", "retrieval.md", "metrics.csv", "retrieval_references.csv",
+            "config.yaml", "versions.txt"} <= set(files)
+    assert files["temperature_sweep.pdf"] == (tiny_run / "reports" / "temperature_sweep.pdf").read_bytes()
+    assert files["metrics.csv"] == (tiny_run / "reports" / "bbc" / "metrics.csv").read_bytes()
+    assert f"torch=={torch.__version__}" in files["versions.txt"].decode().splitlines()
+    assert yaml.safe_load(files["config.yaml"])["vocabulary"]["size"] == 150
+    shown = " ".join(unescape(html.replace("\\n", " ")).split())  # as the browser shows it
+    captions = sorted((REPO / "report").glob("*.rst"))
+    assert len(captions) == 9
+    for caption in captions:  # each rendered (the corpus wildcard and config filled in), one sentence each
+        text = caption.read_text().replace("{{ snakemake.wildcards.corpus }}", "bbc")
+        if caption.stem == "workflow":
+            text = text.split("\n\n")[0]
+        else:
+            assert len(text.strip().splitlines()) == 1, caption
+        assert " ".join(text.split()) in shown, caption
+    assert "trains every model of ``run.models``" not in shown and "(dsl, prodlda, lda)" in shown
 
 
 def test_keys_in_another_order_have_nothing_to_do(tiny_run, tmp_path):

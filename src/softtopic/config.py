@@ -13,6 +13,7 @@ import jsonschema
 import yaml
 
 from softtopic.corpus import CorpusError, check_size, scan_table
+from softtopic.metrics.wikipedia import DUMP_SUFFIX, is_dump
 from softtopic.sources import classify_source, path_reason
 
 
@@ -166,13 +167,27 @@ def validate_config(config: dict, schema_path: str | Path, root: str | Path = ".
     root = Path(root)
     for list_key, table_key in (("corpora", "corpora"), ("lms", "lms"), ("prompts", "prompts")):
         _check_names(config, list_key, table_key)
+    for index, model in enumerate(config["run"]["sweep_models"] or []):
+        if model not in config["run"]["models"]:
+            raise ConfigError(f"config key 'run.sweep_models[{index}]' = '{model}' is not in `run.models`: "
+                              f"{config['run']['models']}")
     reference = config["metrics"]["coherence_reference"]
-    if reference != "self" and reference not in config["corpora"]:
+    other_corpus = set()
+    if is_dump(reference):
+        if not (root / reference).exists():
+            raise ConfigError(
+                f"config key 'metrics.coherence_reference' = '{reference}': no such MediaWiki dump ({root / reference}). "
+                "Put the dump there (e.g. enwiki-latest-pages-articles.xml.bz2), or use 'self'"
+            )
+    elif reference != "self" and reference not in config["corpora"]:
         raise ConfigError(
-            f"config key 'metrics.coherence_reference' = '{reference}': use 'self' or one of {sorted(config['corpora'])}"
+            f"config key 'metrics.coherence_reference' = '{reference}': use 'self', one of {sorted(config['corpora'])}, "
+            f"or the path of a MediaWiki dump ending in {DUMP_SUFFIX}"
         )
+    elif reference != "self":
+        other_corpus = {reference}
     largest_k = max(config["run"]["num_topics"])
-    for name in sorted(set(config["run"]["corpora"]) | ({reference} - {"self"})):
+    for name in sorted(set(config["run"]["corpora"]) | other_corpus):
         check_corpus(name, config["corpora"][name], root, largest_k if name in config["run"]["corpora"] else None)
     if any(model == "dsl" or model.startswith("dsl-") for model in config["run"]["models"]):  # they read the LM
         for name in config["run"]["lms"]:

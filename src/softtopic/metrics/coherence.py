@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,18 +48,19 @@ class Reference:
 
     @classmethod
     def encode(cls, token_lists: Iterable[Sequence[str]], vocabulary: Sequence[str]) -> "Reference":
-        """Keep the tokens that are in `vocabulary` (in order) and index them by word."""
+        """Keep the tokens that are in `vocabulary` (in order) and index them by word. `token_lists` may be
+        a stream (a Wikipedia dump's articles): only the kept ids are held, 8 bytes each."""
         index = {word: i for i, word in enumerate(vocabulary)}
-        ids, lengths = [], []
+        ids, lengths = array("q"), array("q")
         for tokens in token_lists:
             kept = [index[w] for w in tokens if w in index]
             ids.extend(kept)
             lengths.append(len(kept))
-        ids = np.asarray(ids, dtype=np.int64)
+        ids = np.frombuffer(ids, dtype=np.int64) if ids else np.zeros(0, dtype=np.int64)
         order = np.argsort(ids, kind="stable")
         word_ptr = np.zeros(len(vocabulary) + 1, dtype=np.int64)
         np.cumsum(np.bincount(ids, minlength=len(vocabulary)), out=word_ptr[1:])
-        return cls(list(vocabulary), np.asarray(lengths, dtype=np.int64), word_ptr, order.astype(np.int64))
+        return cls(list(vocabulary), np.array(lengths, dtype=np.int64), word_ptr, order.astype(np.int64))
 
     @property
     def num_docs(self) -> int:

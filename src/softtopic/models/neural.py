@@ -72,6 +72,26 @@ class GaussianEncoder(nn.Module):
         return torch.cat(parts)
 
 
+class InputStandardizer(nn.Module):
+    """z-scores each input feature with the training inputs' mean and standard deviation, kept as buffers
+    so that the same shift and scale apply at inference and travel with the network. Starts as the
+    identity; `NeuralTopicModel.fit` calls `fit_to` with the training inputs."""
+
+    def __init__(self, input_dim: int, eps: float = 1e-6):
+        super().__init__()
+        self.eps = eps
+        self.register_buffer("mean", torch.zeros(input_dim))
+        self.register_buffer("std", torch.ones(input_dim))
+
+    @torch.no_grad()
+    def fit_to(self, x: torch.Tensor) -> None:
+        self.mean.copy_(x.mean(0))
+        self.std.copy_(x.std(0, unbiased=False).clamp(min=self.eps))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+
 def _norm(size: int, batch_norm: str) -> nn.Module:
     if batch_norm == "none":
         return nn.Identity()
@@ -150,6 +170,9 @@ class NeuralTopicModel(TopicModel):
         x = self.inputs(data, self._rows)
         target = self.targets(data, self._rows)
         self.network = self.build_network(data, x.shape[1])
+        for module in self.network.modules():  # input scaling from the training inputs, kept for inference
+            if isinstance(module, InputStandardizer):
+                module.fit_to(x)
         settings = self.settings
         if settings.batch_size <= 0:
             settings = dataclasses.replace(settings, batch_size=len(x))

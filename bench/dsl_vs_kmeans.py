@@ -4,11 +4,12 @@ Reads a corpus's existing workflow outputs (make them with config/dsl-vs-kmeans.
 results/<corpus>/lm/<lm>/<prompt>/{logits,hidden}.npy, results/<corpus>/vocabulary/{bow.npz,vocabulary.txt},
 results/<corpus>/corpus/documents.parquet (gold labels) and results/<corpus>/coherence/reference.npz.
 
-Rows: KMeans(K) on the raw hidden states and on standardised ones (n_init 10, random_state = seed), and
+Rows: KMeans(K) on the raw hidden states, on standardised ones and on the standardised LM logits over V
+(what the DSL target is made of) (n_init 10, random_state = seed), and
 DSL-ProdLDA under each named setting (`VARIANTS`, or `--set name:key=value,...`) over
 `config/schema.yaml`'s `training.dsl` defaults. Each row: purity and NMI of the argmax assignment, and
 for DSL the C_V and NPMI of its top words against the corpus itself (exact gensim numbers), as
-mean ± sd over the seeds, and the mean training seconds (noisy on a shared machine). One thread:
+mean ± sd over the seeds, how many of the K topics take at least one document, and the mean training seconds (noisy on a shared machine). One thread:
 
     .venv/bin/python bench/dsl_vs_kmeans.py --corpus stackoverflow --variants paper standardized
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import re
 import time
 from pathlib import Path
 
@@ -36,10 +38,11 @@ REPO = Path(__file__).resolve().parents[1]
 
 # Named DSL settings, each over training.dsl's defaults: the paper's and one knob changed at a time.
 VARIANTS: dict[str, dict] = {
-    "paper": {"standardize_input": False, "decoder_batch_norm": True, "learn_priors": True},
+    "paper": {"standardize_input": False, "decoder_batch_norm": "plain", "learn_priors": True},
     "default": {},
     "standardized": {"standardize_input": True},
-    "no-decoder-bn": {"decoder_batch_norm": False},
+    "no-decoder-bn": {"decoder_batch_norm": "none"},
+    "decoder-bn-affine": {"decoder_batch_norm": "affine"},
     "fixed-prior": {"learn_priors": False},
     "kl1": {"kl_weight": 1.0},
     "kl100": {"kl_weight": 100.0},
@@ -58,7 +61,7 @@ def parse_setting(text: str) -> tuple[str, dict]:
     """'name:key=value,key=value' -> (name, {key: YAML value})."""
     name, _, body = text.partition(":")
     settings = {}
-    for item in filter(None, body.split(",")):
+    for item in filter(None, re.split(r",(?=\s*\w+=)", body)):  # commas inside [..] stay
         key, _, value = item.partition("=")
         settings[key.strip()] = yaml.safe_load(value)
     return name, settings
@@ -89,7 +92,8 @@ def kmeans_row(x: np.ndarray, labels: np.ndarray, k: int, seed: int) -> dict:
     start = time.perf_counter()
     clusters = KMeans(k, n_init=10, random_state=seed).fit_predict(x)
     scores = clustering_scores(labels, np.eye(k)[clusters])
-    return {"purity": scores["purity"], "nmi": scores["nmi"], "seconds": time.perf_counter() - start}
+    return {"purity": scores["purity"], "nmi": scores["nmi"], "clusters": len(np.unique(clusters)),
+            "seconds": time.perf_counter() - start}
 
 
 def dsl_row(data: TopicData, labels: np.ndarray, reference: Reference, k: int, seed: int, settings: dict,
@@ -102,8 +106,8 @@ def dsl_row(data: TopicData, labels: np.ndarray, reference: Reference, k: int, s
     order = np.argsort(-model.beta(), axis=1, kind="stable")[:, :top_words]
     topics = [[data.vocabulary[j] for j in row] for row in order]
     coherence = coherence_report(topics, reference, ("c_v", "c_npmi"))
-    return {"purity": scores["purity"], "nmi": scores["nmi"], "c_v": coherence["c_v"], "npmi": coherence["c_npmi"],
-            "seconds": seconds}
+    return {"purity": scores["purity"], "nmi": scores["nmi"], "clusters": len(np.unique(model.theta().argmax(1))),
+            "c_v": coherence["c_v"], "npmi": coherence["c_npmi"], "seconds": seconds}
 
 
 def summary(rows: list[dict], key: str) -> str:
@@ -137,12 +141,14 @@ def main():
         data, labels, reference = load_corpus(REPO / "results" / corpus, args.lm, args.prompt)
         print(f"{corpus}: {len(labels)} documents, hidden {data.hidden.shape[1]}-d, |V| = {len(data.vocabulary)}, "
               f"K = {args.topics}", flush=True)
-        methods = [] if args.no_kmeans else [("kmeans-raw", None), ("kmeans-standardized", None)]
+        methods = [] if args.no_kmeans else [("kmeans-raw", None), ("kmeans-standardized", None),
+                                             ("kmeans-logits", None)]
         for method, extra in methods + [(f"dsl-{name}", s) for name, s in settings]:
             runs = []
             for seed in args.seeds:
                 if extra is None:
-                    x = data.hidden if method == "kmeans-raw" else standardize(data.hidden)
+                    x = {"kmeans-raw": data.hidden, "kmeans-standardized": standardize(data.hidden),
+                         "kmeans-logits": standardize(data.logits)}[method]
                     row = kmeans_row(x, labels, args.topics, seed)
                 else:
                     row = dsl_row(data, labels, reference, args.topics, seed, extra, args.top_words)
@@ -160,11 +166,12 @@ def main():
                             writer.writeheader()
                         writer.writerow(line)
             table.append((corpus, method, runs))
-    print("\n| corpus | method | purity | NMI | C_V | NPMI | train s |\n|---|---|---|---|---|---|---|")
+    print("\n| corpus | method | purity | NMI | C_V | NPMI | topics used | train s |\n|---|---|---|---|---|---|---|---|")
     for corpus, method, runs in table:
         seconds = np.mean([r["seconds"] for r in runs])
+        used = np.mean([r["clusters"] for r in runs])
         print(f"| {corpus} | {method} | {summary(runs, 'purity')} | {summary(runs, 'nmi')} | {summary(runs, 'c_v')} | "
-              f"{summary(runs, 'npmi')} | {seconds:.0f} |")
+              f"{summary(runs, 'npmi')} | {used:.1f} | {seconds:.0f} |")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""DSL-ProdLDA's training knobs beyond the paper (issue 10): input standardisation, decoder BatchNorm."""
+"""DSL-ProdLDA's training knobs beyond the paper (issue 10): input standardisation, the decoder's BatchNorm."""
 
 import copy
 
@@ -78,7 +78,7 @@ def test_standardized_model_ignores_each_features_scale_and_offset(data):
 
 def test_decoder_without_batch_norm_is_softmax_of_theta_beta_over_tau():
     torch.manual_seed(0)
-    network = ProdLDANetwork(input_dim=6, vocab_size=5, num_topics=3, hidden=(8,), decoder_batch_norm=False).eval()
+    network = ProdLDANetwork(input_dim=6, vocab_size=5, num_topics=3, hidden=(8,), decoder_batch_norm="none").eval()
     assert not any(isinstance(m, nn.BatchNorm1d) and m.num_features == 5 for m in network.modules())
     x = torch.randn(4, 6)
     torch.manual_seed(1)
@@ -87,15 +87,34 @@ def test_decoder_without_batch_norm_is_softmax_of_theta_beta_over_tau():
     mu, logvar = network.encoder(x)
     theta = torch.softmax(mu + torch.randn_like(mu) * torch.exp(0.5 * logvar), dim=-1)
     torch.testing.assert_close(prediction, torch.softmax(theta @ network.beta / 3.0, dim=-1))
-    with_bn = ProdLDANetwork(input_dim=6, vocab_size=5, num_topics=3, hidden=(8,))
-    assert isinstance(with_bn.beta_norm, nn.BatchNorm1d) and with_bn.beta_norm.num_features == 5
+    plain = ProdLDANetwork(input_dim=6, vocab_size=5, num_topics=3, hidden=(8,))  # the paper's
+    assert isinstance(plain.beta_norm, nn.BatchNorm1d) and plain.beta_norm.num_features == 5
+    assert not plain.beta_norm.affine
+
+
+def test_affine_decoder_batch_norm_learns_a_scale_and_shift_per_word(data):
+    model = make_model("dsl", num_topics=3, decoder_batch_norm="affine", **FAST)
+    model.fit(data, seed=0)
+    norm = model.network.beta_norm
+    assert norm.affine and norm.weight.shape == (12,)
+    assert np.abs(norm.weight.detach().numpy() - 1).max() > 1e-3  # trained away from the identity
+    assert np.abs(norm.bias.detach().numpy()).max() > 1e-3
+    plain = make_model("dsl", num_topics=3, **FAST)
+    plain.fit(data, seed=0)
+    assert "beta_norm.weight" not in dict(plain.network.named_parameters())
 
 
 def test_decoder_batch_norm_switch_changes_the_trained_topics(data):
     betas = {}
-    for switch in (True, False):
+    for switch in ("plain", "affine", "none"):
         model = make_model("dsl", num_topics=3, decoder_batch_norm=switch, **FAST)
         model.fit(data, seed=0)
         betas[switch] = model.beta()
         np.testing.assert_allclose(betas[switch].sum(1), 1, rtol=1e-5)
-    assert np.abs(betas[True] - betas[False]).max() > 1e-3
+    assert np.abs(betas["plain"] - betas["none"]).max() > 1e-3
+    assert np.abs(betas["plain"] - betas["affine"]).max() > 1e-3
+
+
+def test_unknown_decoder_batch_norm_is_refused():
+    with pytest.raises(ValueError, match="'none', 'plain', 'shift' or 'affine', got 'scaled'"):
+        ProdLDANetwork(input_dim=6, vocab_size=5, num_topics=3, decoder_batch_norm="scaled")

@@ -31,7 +31,8 @@ class GaussianEncoder(nn.Module):
     """Input -> hidden layers -> dropout -> (mu, log-variance) of a Gaussian over K topic logits.
 
     ``batch_norm``: 'plain' normalises mu and log-variance without affine parameters (ProdLDA),
-    'shift' adds a learned shift with the scale fixed at 1 (ECRTM as TopMost builds it), 'none' (ETM).
+    'shift' adds a learned shift with the scale fixed at 1 (ECRTM as TopMost builds it), 'affine' a learned
+    shift and scale, 'none' (ETM).
     """
 
     def __init__(self, input_dim: int, num_topics: int, hidden: tuple[int, ...] = (200, 200), dropout: float = 0.2,
@@ -46,8 +47,8 @@ class GaussianEncoder(nn.Module):
             width = size
         layers.append(nn.Dropout(dropout))
         self.hidden = nn.Sequential(*layers)
-        self.mu = nn.Sequential(nn.Linear(width, num_topics), _norm(num_topics, batch_norm))
-        self.logvar = nn.Sequential(nn.Linear(width, num_topics), _norm(num_topics, batch_norm))
+        self.mu = nn.Sequential(nn.Linear(width, num_topics), norm_layer(num_topics, batch_norm))
+        self.logvar = nn.Sequential(nn.Linear(width, num_topics), norm_layer(num_topics, batch_norm))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.hidden(x)
@@ -92,14 +93,16 @@ class InputStandardizer(nn.Module):
         return (x - self.mean) / self.std
 
 
-def _norm(size: int, batch_norm: str) -> nn.Module:
+def norm_layer(size: int, batch_norm: str) -> nn.Module:
     if batch_norm == "none":
         return nn.Identity()
     if batch_norm == "plain":
         return nn.BatchNorm1d(size, affine=False)
     if batch_norm == "shift":
         return shift_batch_norm(size)
-    raise ValueError(f"batch_norm must be 'none', 'plain' or 'shift', got '{batch_norm}'")
+    if batch_norm == "affine":
+        return nn.BatchNorm1d(size)
+    raise ValueError(f"batch_norm must be 'none', 'plain', 'shift' or 'affine', got '{batch_norm}'")
 
 
 def shift_batch_norm(size: int) -> nn.BatchNorm1d:

@@ -20,7 +20,7 @@ from torch import nn
 
 from softtopic.models.base import TopicData
 from softtopic.models.neural import (BowSupervision, GaussianEncoder, InputStandardizer, LMSupervision,
-                                     NeuralTopicModel, gaussian_kl, required_array)
+                                     NeuralTopicModel, gaussian_kl, norm_layer, required_array)
 
 
 class ProdLDANetwork(nn.Module):
@@ -28,16 +28,17 @@ class ProdLDANetwork(nn.Module):
 
     def __init__(self, input_dim: int, vocab_size: int, num_topics: int, hidden: tuple[int, ...] = (200, 200),
                  dropout: float = 0.2, theta_samples: int = 10, learn_priors: bool = True,
-                 standardize_input: bool = False, decoder_batch_norm: bool = True):
+                 standardize_input: bool = False, decoder_batch_norm: str = "plain"):
         super().__init__()
-        # beyond the paper: z-scored inputs (the training set's mean and sd); a decoder without BatchNorm
+        # beyond the paper: z-scored inputs (the training set's mean and sd); the decoder's BatchNorm with a
+        # learned scale and shift ('affine') or none
         self.input_norm = InputStandardizer(input_dim) if standardize_input else nn.Identity()
         self.encoder = GaussianEncoder(input_dim, num_topics, hidden, dropout)
         self.theta_samples = theta_samples
         self.theta_dropout = nn.Dropout(dropout)
         self.beta = nn.Parameter(torch.empty(num_topics, vocab_size))
         nn.init.xavier_uniform_(self.beta)
-        self.beta_norm = nn.BatchNorm1d(vocab_size, affine=False) if decoder_batch_norm else nn.Identity()
+        self.beta_norm = norm_layer(vocab_size, decoder_batch_norm)
         # Laplace approximation of a Dirichlet(1) prior: mean 0, variance 1 - 1/K; trained or fixed.
         prior_mean = torch.zeros(num_topics)
         prior_var = torch.full((num_topics,), 1.0 - 1.0 / num_topics)
@@ -67,7 +68,7 @@ class _ProdLDABackbone(NeuralTopicModel):
     """The ProdLDA network behind either supervision."""
 
     def __init__(self, num_topics: int, hidden: tuple[int, ...] = (200, 200), dropout: float = 0.2,
-                 learn_priors: bool = True, standardize_input: bool = False, decoder_batch_norm: bool = True,
+                 learn_priors: bool = True, standardize_input: bool = False, decoder_batch_norm: str = "plain",
                  **kwargs):
         super().__init__(num_topics, **kwargs)
         self.hidden = tuple(hidden)

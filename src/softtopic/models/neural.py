@@ -31,7 +31,8 @@ class GaussianEncoder(nn.Module):
     """Input -> hidden layers -> dropout -> (mu, log-variance) of a Gaussian over K topic logits.
 
     ``batch_norm``: 'plain' normalises mu and log-variance without affine parameters (ProdLDA),
-    'shift' adds a learned shift with the scale fixed at 1 (ECRTM as TopMost builds it), 'none' (ETM).
+    'shift' adds a learned shift with the scale fixed at 1 (ECRTM as TopMost builds it), 'affine' a learned
+    shift and scale, 'none' (ETM).
     """
 
     def __init__(self, input_dim: int, num_topics: int, hidden: tuple[int, ...] = (200, 200), dropout: float = 0.2,
@@ -46,8 +47,8 @@ class GaussianEncoder(nn.Module):
             width = size
         layers.append(nn.Dropout(dropout))
         self.hidden = nn.Sequential(*layers)
-        self.mu = nn.Sequential(nn.Linear(width, num_topics), _norm(num_topics, batch_norm))
-        self.logvar = nn.Sequential(nn.Linear(width, num_topics), _norm(num_topics, batch_norm))
+        self.mu = nn.Sequential(nn.Linear(width, num_topics), norm_layer(num_topics, batch_norm))
+        self.logvar = nn.Sequential(nn.Linear(width, num_topics), norm_layer(num_topics, batch_norm))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.hidden(x)
@@ -72,14 +73,36 @@ class GaussianEncoder(nn.Module):
         return torch.cat(parts)
 
 
-def _norm(size: int, batch_norm: str) -> nn.Module:
+class InputStandardizer(nn.Module):
+    """z-scores each input feature with the training inputs' mean and standard deviation, kept as buffers
+    so that the same shift and scale apply at inference and travel with the network. Starts as the
+    identity; `NeuralTopicModel.fit` calls `fit_to` with the training inputs."""
+
+    def __init__(self, input_dim: int, eps: float = 1e-6):
+        super().__init__()
+        self.eps = eps
+        self.register_buffer("mean", torch.zeros(input_dim))
+        self.register_buffer("std", torch.ones(input_dim))
+
+    @torch.no_grad()
+    def fit_to(self, x: torch.Tensor) -> None:
+        self.mean.copy_(x.mean(0))
+        self.std.copy_(x.std(0, unbiased=False).clamp(min=self.eps))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+
+def norm_layer(size: int, batch_norm: str) -> nn.Module:
     if batch_norm == "none":
         return nn.Identity()
     if batch_norm == "plain":
         return nn.BatchNorm1d(size, affine=False)
     if batch_norm == "shift":
         return shift_batch_norm(size)
-    raise ValueError(f"batch_norm must be 'none', 'plain' or 'shift', got '{batch_norm}'")
+    if batch_norm == "affine":
+        return nn.BatchNorm1d(size)
+    raise ValueError(f"batch_norm must be 'none', 'plain', 'shift' or 'affine', got '{batch_norm}'")
 
 
 def shift_batch_norm(size: int) -> nn.BatchNorm1d:
@@ -150,6 +173,9 @@ class NeuralTopicModel(TopicModel):
         x = self.inputs(data, self._rows)
         target = self.targets(data, self._rows)
         self.network = self.build_network(data, x.shape[1])
+        for module in self.network.modules():  # input scaling from the training inputs, kept for inference
+            if isinstance(module, InputStandardizer):
+                module.fit_to(x)
         settings = self.settings
         if settings.batch_size <= 0:
             settings = dataclasses.replace(settings, batch_size=len(x))

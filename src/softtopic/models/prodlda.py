@@ -19,22 +19,26 @@ import torch
 from torch import nn
 
 from softtopic.models.base import TopicData
-from softtopic.models.neural import (BowSupervision, GaussianEncoder, LMSupervision, NeuralTopicModel, gaussian_kl,
-                                     required_array)
+from softtopic.models.neural import (BowSupervision, GaussianEncoder, InputStandardizer, LMSupervision,
+                                     NeuralTopicModel, gaussian_kl, norm_layer, required_array)
 
 
 class ProdLDANetwork(nn.Module):
     """Encoder (input -> logistic-normal posterior) and product-of-experts decoder over V."""
 
     def __init__(self, input_dim: int, vocab_size: int, num_topics: int, hidden: tuple[int, ...] = (200, 200),
-                 dropout: float = 0.2, theta_samples: int = 10, learn_priors: bool = True):
+                 dropout: float = 0.2, theta_samples: int = 10, learn_priors: bool = True,
+                 standardize_input: bool = False, decoder_batch_norm: str = "plain"):
         super().__init__()
+        # beyond the paper: z-scored inputs (the training set's mean and sd); the decoder's BatchNorm with a
+        # learned scale and shift ('affine') or none
+        self.input_norm = InputStandardizer(input_dim) if standardize_input else nn.Identity()
         self.encoder = GaussianEncoder(input_dim, num_topics, hidden, dropout)
         self.theta_samples = theta_samples
         self.theta_dropout = nn.Dropout(dropout)
         self.beta = nn.Parameter(torch.empty(num_topics, vocab_size))
         nn.init.xavier_uniform_(self.beta)
-        self.beta_norm = nn.BatchNorm1d(vocab_size, affine=False)
+        self.beta_norm = norm_layer(vocab_size, decoder_batch_norm)
         # Laplace approximation of a Dirichlet(1) prior: mean 0, variance 1 - 1/K; trained or fixed.
         prior_mean = torch.zeros(num_topics)
         prior_var = torch.full((num_topics,), 1.0 - 1.0 / num_topics)
@@ -46,7 +50,7 @@ class ProdLDANetwork(nn.Module):
 
     def forward(self, x: torch.Tensor, tau: float = 1.0):
         """(prediction over V, KL(q || prior) per document)."""
-        mu, logvar = self.encoder(x)
+        mu, logvar = self.encoder(self.input_norm(x))
         theta = self.theta_dropout(self.encoder.sample(mu, logvar))
         prediction = torch.softmax(self.beta_norm(theta @ self.beta) / tau, dim=-1)
         return prediction, gaussian_kl(mu, logvar, self.prior_var, self.prior_mean)
@@ -54,7 +58,7 @@ class ProdLDANetwork(nn.Module):
     def infer_theta(self, x: torch.Tensor) -> torch.Tensor:
         """theta for evaluation: the mean of `theta_samples` posterior draws, in eval mode."""
         self.eval()
-        return self.encoder.infer_theta(x, self.theta_samples)
+        return self.encoder.infer_theta(self.input_norm(x), self.theta_samples)
 
     def topic_word(self) -> torch.Tensor:
         return torch.softmax(self.beta.detach(), dim=-1)
@@ -64,15 +68,19 @@ class _ProdLDABackbone(NeuralTopicModel):
     """The ProdLDA network behind either supervision."""
 
     def __init__(self, num_topics: int, hidden: tuple[int, ...] = (200, 200), dropout: float = 0.2,
-                 learn_priors: bool = True, **kwargs):
+                 learn_priors: bool = True, standardize_input: bool = False, decoder_batch_norm: str = "plain",
+                 **kwargs):
         super().__init__(num_topics, **kwargs)
         self.hidden = tuple(hidden)
         self.dropout = dropout
         self.learn_priors = learn_priors
+        self.standardize_input = standardize_input
+        self.decoder_batch_norm = decoder_batch_norm
 
     def build_network(self, data: TopicData, input_dim: int) -> ProdLDANetwork:
         return ProdLDANetwork(input_dim, len(data.vocabulary), self.num_topics, self.hidden, self.dropout,
-                              self.theta_samples, self.learn_priors)
+                              self.theta_samples, self.learn_priors, self.standardize_input,
+                              self.decoder_batch_norm)
 
 
 class DSLProdLDA(LMSupervision, _ProdLDABackbone):

@@ -144,6 +144,11 @@ def lm_part_number(wildcards):
     return tuple(int(n) for n in wildcards.part.split("-of-"))
 
 
+def prompt_template(wildcards):
+    """The prompt template's text (a function: its braces are not wildcards)."""
+    return PROMPT_TEMPLATE
+
+
 def prompt_instruction(wildcards):
     return config["prompts"][wildcards.prompt]
 

@@ -186,7 +186,8 @@ def ablation_metric_files(wildcards):
     """The metric rows of every run of one ablation's sub-grid."""
     grid = ablation_grid(config, wildcards.ablation)
     return [
-        f"results/{corpus}/metrics/{run}.json" for corpus, run in grid_runs(config, grid)
+        f"results/{corpus}/metrics/{run}.json"
+        for corpus, run in grid_runs(config, grid)
     ]
 
 

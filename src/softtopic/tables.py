@@ -25,9 +25,8 @@ def method_name(model: str, lm) -> str:
 
 
 def main_table_runs(runs: pd.DataFrame, tau: float) -> pd.DataFrame:
-    """The runs of the main table: every baseline run, the runs with a temperature (DSL and its variants)
-    at `tau`."""
-    keep = runs["tau"].isna() | np.isclose(runs["tau"].astype(float), tau)
+    """The runs of the main table: every baseline run, DSL runs at temperature `tau`."""
+    keep = (runs["model"] != "dsl") | np.isclose(runs["tau"].astype(float), tau)
     runs = runs[keep].copy()
     runs["method"] = [method_name(m, lm) for m, lm in zip(runs["model"], runs["lm"])]
     return runs

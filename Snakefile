@@ -15,6 +15,7 @@
 #   results/{corpus}/lm/{lm}/{prompt}/meta.json        throughput, shared sub-tokens, truncation
 #   results/{corpus}/models/{model}/{lm}/{prompt}/K{K}/tau{tau}/seed{seed}/output.npz   dsl, dsl-*
 #   results/{corpus}/models/{model}/K{K}/seed{seed}/output.npz   the models that need no LM
+#     ({model} is a model or a config `variants` name: an ablation arm over the same DAG)
 #   results/wikipedia/tokens.txt.gz                    a MediaWiki dump's articles, tokenised (when it is the reference)
 #   results/{corpus}/coherence/reference.npz           reference tokens in the vocabulary, indexed by word
 #   results/{corpus}/coherence/<run>.json              per-topic C_V/NPMI and topic words missing from it
@@ -27,6 +28,7 @@
 #   reports/tables/main.md, main.tex                   the paper's main table (mean +- sd, Welch marks)
 #   reports/tables/retrieval.md                        P@1/5/10 per method, with the reference rows
 #   reports/temperature_sweep.pdf                      each metric against tau, mean +- sd over seeds
+#   reports/ablations/{ablation}.csv, .md, .pdf        one config `ablations` entry: metrics per arm
 #   reports/provenance/config.yaml, versions.txt       the resolved config and the package versions
 #   reports/report.html                                snakemake --report: the above with captions (report/*.rst)
 # logs/ and benchmarks/ mirror these paths.
@@ -55,6 +57,7 @@ include: "rules/rating.smk"
 include: "rules/metrics.smk"
 include: "rules/tables.smk"
 include: "rules/plots.smk"
+include: "rules/ablations.smk"
 include: "rules/provenance.smk"
 
 
@@ -67,6 +70,7 @@ localrules:
     collect_retrieval_references,
     main_table,
     plot_temperature_sweep,
+    ablation_report,
     record_provenance,
 
 

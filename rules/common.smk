@@ -2,10 +2,19 @@ import os
 import re
 from pathlib import Path
 
-from softtopic.config import validate_config
+from softtopic.config import ConfigError, validate_config
 from softtopic.metrics.wikipedia import is_dump
-from softtopic.models import MODELS
+from softtopic.prompting import check_template
 from softtopic.sources import PACKAGED_CORPORA
+from softtopic.variants import (
+    ablation_grid,
+    base_model,
+    grid_runs,
+    model_names,
+    model_reads,
+    model_settings,
+    reads_lm_stage,
+)
 
 # Validate and complete the config before any job runs (defaults come from the schema).
 config.update(
@@ -21,15 +30,27 @@ def _alternatives(names):
     return "|".join(re.escape(n) for n in names) or "(?!x)x"
 
 
-def reads_lm(model):
-    """Whether a model is trained on the LM stage's outputs (then per LM, prompt and tau)."""
-    return "lm" in MODELS[model].requires
+def _prompt_template():
+    """The text of `prompt_template`: from the working directory, else from the workflow's directory."""
+    path = Path(config["prompt_template"])
+    if not path.is_absolute() and not path.exists():
+        path = Path(workflow.basedir) / path
+    try:
+        return check_template(path.read_text())
+    except (OSError, ValueError) as error:
+        raise ConfigError(
+            f"config key 'prompt_template' = '{config['prompt_template']}': {error}"
+        ) from None
 
 
-LM_MODELS = sorted(m for m in MODELS if reads_lm(m))
-BOW_MODELS = sorted(m for m in MODELS if not reads_lm(m))
+PROMPT_TEMPLATE = _prompt_template()
+# Models and variants (config `variants`); a variant's runs are per LM, prompt and tau when its base
+# model's are.
+MODEL_NAMES = model_names(config)
+LM_MODELS = [m for m in MODEL_NAMES if reads_lm_stage(config, m)]
+BOW_MODELS = [m for m in MODEL_NAMES if not reads_lm_stage(config, m)]
 # A run's path under results/{corpus}/models/ (what the metric rules' {run} matches).
-RUN_PATTERN = rf"({_alternatives(MODELS)})/.+"
+RUN_PATTERN = rf"({_alternatives(MODEL_NAMES)})/.+"
 
 
 wildcard_constraints:
@@ -37,43 +58,17 @@ wildcard_constraints:
     lm=_alternatives(config["lms"]),
     prompt=_alternatives(config["prompts"]),
     part=r"\d+-of-\d+",
-    model=_alternatives(MODELS),
+    model=_alternatives(MODEL_NAMES),
+    ablation=_alternatives(config["ablations"]),
     encoder=_alternatives([config["embeddings"]["encoder"]]),
     K=r"\d+",
     tau=r"\d+(\.\d+)?",
     seed=r"\d+",
 
 
-def tau_label(tau):
-    """How a temperature appears in paths: 3 -> '3', 0.5 -> '0.5'."""
-    return f"{tau:g}"
-
-
-def temperatures(model):
-    """The taus a LM-supervised model trains at: the sweep's, or the main table's alone."""
-    sweep = config["run"]["sweep_models"]
-    if sweep is None or model in sweep:
-        return config["run"]["temperatures"]
-    return [config["metrics"]["table_tau"]]
-
-
 def run_ids(corpus):
     """Every model run of the configured grid, as its path under results/{corpus}/models/."""
-    grid = config["run"]
-    runs = []
-    for model in grid["models"]:
-        for k in grid["num_topics"]:
-            for seed in grid["seeds"]:
-                if not reads_lm(model):
-                    runs.append(f"{model}/K{k}/seed{seed}")
-                    continue
-                for lm in grid["lms"]:
-                    for prompt in grid["prompts"]:
-                        for tau in temperatures(model):
-                            runs.append(
-                                f"{model}/{lm}/{prompt}/K{k}/tau{tau_label(tau)}/seed{seed}"
-                            )
-    return runs
+    return [run for _, run in grid_runs(config, {**config["run"], "corpora": [corpus]})]
 
 
 def resolved_config(wildcards):
@@ -91,6 +86,7 @@ def get_final_output():
             for corpus in config["run"]["corpora"]
         ]
         + ["reports/tables/main.md", "reports/provenance/config.yaml"]
+        + [f"reports/ablations/{name}.pdf" for name in sorted(config["ablations"])]
     )
 
 
@@ -108,7 +104,14 @@ def raw_corpus(wildcards):
 def corpus_settings(wildcards):
     settings = dict(config["corpora"][wildcards.corpus])
     settings.pop("packaged", None)
+    settings.pop("vocabulary_size")  # the vocabulary's, not the prepared table's
     return settings
+
+
+def vocabulary_settings(wildcards):
+    """`vocabulary`, with the corpus's own `vocabulary_size` where it sets one."""
+    size = config["corpora"][wildcards.corpus]["vocabulary_size"]
+    return config["vocabulary"] | ({} if size is None else {"size": size})
 
 
 def packaged_source(wildcards):
@@ -142,33 +145,55 @@ def lm_part_number(wildcards):
     return tuple(int(n) for n in wildcards.part.split("-of-"))
 
 
+def prompt_template(wildcards):
+    """The prompt template's text (a function: its braces are not wildcards)."""
+    return PROMPT_TEMPLATE
+
+
 def prompt_instruction(wildcards):
     return config["prompts"][wildcards.prompt]
 
 
 def training_settings(wildcards):
-    """Hyperparameters of the {model} a training job fits."""
-    return config["training"][wildcards.model]
+    """Hyperparameters of the {model} (or variant) a training job fits."""
+    return model_settings(config, wildcards.model)
+
+
+def training_base_model(wildcards):
+    """The model class behind the {model} (itself, or a variant's base)."""
+    return base_model(config, wildcards.model)
 
 
 def model_inputs(wildcards):
-    """What the {model} reads (its `requires`), by name: the vocabulary and BoW always, the LM stage's
+    """What the {model} reads with its settings, by name: the vocabulary and BoW always, the LM stage's
     logits and hidden states, document embeddings, word vectors."""
     corpus = f"results/{wildcards.corpus}"
-    inputs = {
+    encoder = config["embeddings"]["encoder"]
+    lm_dir = f"{corpus}/lm/{wildcards.get('lm')}/{wildcards.get('prompt')}"
+    files = {
         "bow": f"{corpus}/vocabulary/bow.npz",
-        "vocabulary": f"{corpus}/vocabulary/vocabulary.txt",
+        "logits": f"{lm_dir}/logits.npy",
+        "hidden": f"{lm_dir}/hidden.npy",
+        "embeddings": f"{corpus}/embeddings/{encoder}/embeddings.npy",
+        "word_vectors": f"{corpus}/vocabulary/word2vec.npy",
     }
-    requires = MODELS[wildcards.model].requires
-    if "lm" in requires:
-        lm_dir = f"{corpus}/lm/{wildcards.lm}/{wildcards.prompt}"
-        inputs |= {"logits": f"{lm_dir}/logits.npy", "hidden": f"{lm_dir}/hidden.npy"}
-    if "embeddings" in requires:
-        encoder = config["embeddings"]["encoder"]
-        inputs["embeddings"] = f"{corpus}/embeddings/{encoder}/embeddings.npy"
-    if "word_vectors" in requires:
-        inputs["word_vectors"] = f"{corpus}/vocabulary/word2vec.npy"
-    return inputs
+    reads = model_reads(config, wildcards.model) | {"bow"}
+    return {"vocabulary": f"{corpus}/vocabulary/vocabulary.txt"} | {
+        name: files[name] for name in sorted(reads)
+    }
+
+
+def ablation_metric_files(wildcards):
+    """The metric rows of every run of one ablation's sub-grid."""
+    grid = ablation_grid(config, wildcards.ablation)
+    return [
+        f"results/{corpus}/metrics/{run}.json"
+        for corpus, run in grid_runs(config, grid)
+    ]
+
+
+def ablation_title(wildcards):
+    return config["ablations"][wildcards.ablation]["description"] or wildcards.ablation
 
 
 def coherence_reference(wildcards):

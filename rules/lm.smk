@@ -40,6 +40,7 @@ rule lm_outputs:
         lm=lm_settings,
         part=lm_part_number,
         shard_dir=lm_shard_dir,
+        template=prompt_template,
     script:
         "../scripts/lm_outputs.py"
 

@@ -1,5 +1,5 @@
-# Models that read the LM stage (dsl, dsl-*) are trained per LM, prompt and tau; the others once per
-# corpus, K and seed. What each reads follows its class's `requires` (model_inputs).
+# Models that read the LM stage (dsl, dsl-*, and variants of them) are trained per LM, prompt and tau;
+# the others once per corpus, K and seed. What each reads follows its class and settings (model_inputs).
 
 
 rule train_dsl:
@@ -19,6 +19,7 @@ rule train_dsl:
         mem_mb=2000,
         runtime=60,
     params:
+        base_model=training_base_model,
         hyperparameters=training_settings,
         model="{model}",
         top_words=config["metrics"]["top_words"],
@@ -43,6 +44,7 @@ rule train_baseline:
         mem_mb=2000,
         runtime=60,
     params:
+        base_model=training_base_model,
         hyperparameters=training_settings,
         model="{model}",
         top_words=config["metrics"]["top_words"],

@@ -12,6 +12,6 @@ rule build_vocabulary:
     conda:
         "../envs/data.yaml"
     params:
-        vocabulary=config["vocabulary"],
+        vocabulary=vocabulary_settings,
     script:
         "../scripts/build_vocabulary.py"

@@ -50,7 +50,7 @@ def main(snakemake):
             "logits, e.g. %s (projection: chain tells them apart)",
             projection.shared_words, len(vocabulary), projection.summary(3)["example_groups"],
         )
-    template = PromptTemplate(snakemake.params.instruction)
+    template = PromptTemplate(snakemake.params.instruction, snakemake.params.template)
     max_tokens = settings["max_document_tokens"]
     limit = context_limit(model, tokenizer)
     if limit is not None:

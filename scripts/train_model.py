@@ -14,16 +14,14 @@ from softtopic.output import ModelOutput
 from softtopic.workflow import run_identity, script_logging
 
 
-def load_topic_data(inputs, requires) -> TopicData:
-    """Exactly the inputs that a model's `requires` names (the BoW and vocabulary always)."""
+def load_topic_data(inputs) -> TopicData:
+    """The BoW and vocabulary, and whichever of logits, hidden states, document embeddings and word vectors
+    the job's inputs name (what the model reads with its settings)."""
     data = TopicData(bow=sp.load_npz(inputs.bow).tocsr(), vocabulary=Path(inputs.vocabulary).read_text().split())
-    if "lm" in requires:
-        data.logits = np.load(inputs.logits)
-        data.hidden = np.load(inputs.hidden)
-    if "embeddings" in requires:
-        data.embeddings = np.load(inputs.embeddings)
-    if "word_vectors" in requires:
-        data.word_vectors = np.load(inputs.word_vectors)
+    for field in ("logits", "hidden", "embeddings", "word_vectors"):
+        path = getattr(inputs, field, None)
+        if path:
+            setattr(data, field, np.load(path))
     return data
 
 
@@ -32,10 +30,10 @@ def main(snakemake):
     torch.set_num_threads(snakemake.threads)
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS on CUDA
     torch.use_deterministic_algorithms(True)
-    name = snakemake.params.model
+    name, base = snakemake.params.model, snakemake.params.base_model  # a variant's name and its model
     identity = run_identity(name, snakemake.wildcards.corpus, snakemake.wildcards)
-    requires = MODELS[name].requires
-    data = load_topic_data(snakemake.input, requires)
+    requires = MODELS[base].requires
+    data = load_topic_data(snakemake.input)
     if "bow" in requires:
         check_size(len(data.nonempty_documents()), identity["num_topics"], identity["corpus"],
                    "documents with a vocabulary word")
@@ -44,14 +42,14 @@ def main(snakemake):
     hyperparameters = dict(snakemake.params.hyperparameters)
     if "lm" in requires:
         hyperparameters["tau"] = identity["tau"]
-    model = make_model(name, num_topics=identity["num_topics"], **hyperparameters)
+    model = make_model(base, num_topics=identity["num_topics"], **hyperparameters)
     history = model.fit(data, seed=identity["seed"])
     output = ModelOutput(
         theta=model.theta(),
         beta=model.beta(),
         doc_index=model.documents(),
         vocabulary=data.vocabulary,
-        config={**identity, "hyperparameters": hyperparameters, "torch": torch.__version__},
+        config={**identity, "base_model": base, "hyperparameters": hyperparameters, "torch": torch.__version__},
         history=history,
         top_n=snakemake.params.top_words,
     )

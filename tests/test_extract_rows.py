@@ -142,7 +142,7 @@ def lm_job(tiny_lm, tmp_path, monkeypatch, script_globals):
             input=SimpleNamespace(manifest=str(manifest), vocabulary=str(tmp_path / "vocabulary.txt"),
                                   documents=str(tmp_path / "documents.parquet")),
             output=SimpleNamespace(part=str(tmp_path / "1-of-1.npz")),
-            params=SimpleNamespace(lm=settings, instruction=PromptTemplate().instruction, part=(1, 1),
+            params=SimpleNamespace(lm=settings, instruction=PromptTemplate().instruction, template=PromptTemplate().template, part=(1, 1),
                                    shard_dir=str(tmp_path / "shards" / "1-of-1")),
             log=[str(tmp_path / "job.log")],
             threads=torch.get_num_threads(),

@@ -33,6 +33,7 @@ def inputs(tmp_path_factory):
     (folder / "vocabulary.txt").write_text("\n".join(f"w{i}" for i in range(vocab_size)) + "\n")
     np.save(folder / "logits.npy", logits)
     np.save(folder / "hidden.npy", hidden)
+    np.save(folder / "embeddings.npy", rng.normal(0, 1, (n, 5)).astype(np.float32) + theme[:, None])
     return folder
 
 
@@ -48,22 +49,24 @@ def run_job(train_script, inputs, tmp_path, monkeypatch, script_globals):
 
     monkeypatch.setattr(train_script, "make_model", make_model)
 
-    def run(tau: str, seed: str = "0", name: str = "dsl"):
+    def run(tau: str, seed: str = "0", name: str = "dsl", base: str | None = None, settings: dict | None = None,
+            reads: tuple = ("logits", "hidden")):
+        base = base or name
         folder = tmp_path / f"{name}-tau{tau}-seed{seed}"
         folder.mkdir()
         wildcards = SimpleNamespace(corpus="tiny", K="2", seed=seed)
-        if name == "dsl":
+        if base == "dsl":
             wildcards.__dict__.update(lm="smollm2", prompt="default", tau=tau)
         else:
             wildcards.baseline = name
         job = SimpleNamespace(
             input=SimpleNamespace(bow=str(inputs / "bow.npz"), vocabulary=str(inputs / "vocabulary.txt"),
-                                  logits=str(inputs / "logits.npy"), hidden=str(inputs / "hidden.npy")),
+                                  **{field: str(inputs / f"{field}.npy") for field in reads}),
             output=SimpleNamespace(model=str(folder / "output.npz")),
             log=[str(folder / "job.log")],
-            params=SimpleNamespace(model=name, top_words=3,
-                                   hyperparameters={"epochs": 3, "batch_size": 16, "hidden": [16]}
-                                   if name != "lda" else {"passes": 1, "iterations": 5}),
+            params=SimpleNamespace(model=name, base_model=base, top_words=3,
+                                   hyperparameters={"epochs": 3, "batch_size": 16, "hidden": [16], **(settings or {})}
+                                   if base != "lda" else {"passes": 1, "iterations": 5}),
             wildcards=wildcards,
             threads=torch.get_num_threads(),
         )
@@ -94,3 +97,24 @@ def test_baselines_have_no_tau(run_job):
     model, output = run_job(tau=None, name="prodlda")
     assert output.config["tau"] is None and "tau" not in output.config["hyperparameters"]
     assert model.decoder_tau == 1.0  # ProdLDA's decoder is not tempered
+
+
+def test_a_variant_trains_its_base_model_under_its_own_name(run_job):
+    model, output = run_job("3", name="dsl-ce", base="dsl", settings={"loss": "ce", "target_top_k": 4})
+    assert type(model).__name__ == "DSLProdLDA" and model.loss == "ce" and model.target_top_k == 4
+    assert output.config["model"] == "dsl-ce" and output.config["base_model"] == "dsl"
+    assert output.config["hyperparameters"]["loss"] == "ce"
+
+
+def test_encoder_input_embeddings_reads_the_document_embeddings(run_job, inputs):
+    model, output = run_job("3", name="dsl-emb", base="dsl", settings={"encoder_input": "embeddings"},
+                            reads=("logits", "embeddings"))  # no hidden states given
+    first = model.network.encoder.hidden[0]
+    assert first.in_features == np.load(inputs / "embeddings.npy").shape[1] == 5
+    assert output.theta.shape == (40, 2)
+
+
+def test_bow_target_needs_no_logits(run_job):
+    model, output = run_job("2", name="dsl-bow", base="dsl", settings={"target": "bow", "loss": "ce"},
+                            reads=("hidden",))  # no logits given
+    assert model.target == "bow" and output.theta.shape == (40, 2)

@@ -242,3 +242,20 @@ def test_lm_stage_split_over_three_jobs_gives_identical_arrays(tiny_run, tmp_pat
         assert meta["extraction"][key] == one["extraction"][key], key
     assert len(list((split / "benchmarks" / "bbc" / "lm" / "smollm2" / "default").glob("*-of-3.tsv"))) == 3
     assert not (split / LM_DIR / "shards").exists() and not list((split / LM_DIR).glob("parts/*.npz"))
+
+
+def test_new_variants_and_an_ablation_cost_no_lm_pass(tiny_run, tmp_path):
+    config = yaml.safe_load((REPO / "config" / "test" / "config.yaml").read_text())
+    config["run"]["temperatures"] = [1, 3, 7]
+    config["variants"] = {"dsl-ce": {"model": "dsl", "training": {"loss": "ce"}},
+                          "dsl-top5": {"model": "dsl", "training": {"target_top_k": 5}},
+                          "dsl-bow": {"model": "dsl", "training": {"target": "bow", "loss": "ce"}}}
+    config["run"]["models"] += ["dsl-ce", "dsl-top5", "dsl-bow"]
+    config["ablations"] = {"loss": {"models": ["dsl", "dsl-ce"]}}
+    path = tmp_path / "variants.yaml"
+    path.write_text(yaml.safe_dump(config))
+    plan = snakemake(tiny_run, path, "-n")
+    assert "models/dsl-ce/smollm2/default/K3/tau7/seed0/output.npz" in plan and "rule ablation_report" in plan
+    assert "models/dsl-top5/" in plan and "models/dsl-bow/" in plan
+    for rule in ("lm_outputs", "gather_lm_outputs", "acquire_lm", "build_vocabulary"):
+        assert f"rule {rule}:" not in plan, rule

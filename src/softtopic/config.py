@@ -159,6 +159,52 @@ def check_lm(name: str, lm: dict, root: Path) -> None:
         )
 
 
+def check_variants(config: dict, schema: dict) -> None:
+    """Each variant names a model, overrides only that model's training settings, and with them passes the
+    model's schema (its error names the variant's key)."""
+    training = schema["properties"]["training"]["properties"]
+    for name, variant in config["variants"].items():
+        key = f"variants.{name}"
+        if name in training:
+            raise ConfigError(f"config key '{key}': '{name}' is a model's own name; give the variant another name")
+        base = variant["model"]
+        if base not in training:
+            raise ConfigError(f"config key '{key}.model' = '{base}' is not a model; allowed: {sorted(training)}")
+        allowed = sorted(training[base].get("properties", {}))
+        for setting in variant["training"]:
+            if setting not in allowed:
+                raise ConfigError(f"config key '{key}.training.{setting}': model '{base}' has no such training "
+                                  f"setting; allowed: {allowed}")
+        merged = {**config["training"][base], **variant["training"]}
+        try:
+            validate_schema(merged, {**training[base], "$defs": schema["$defs"]})
+        except ConfigError as error:
+            raise ConfigError(str(error).replace("config key '", f"config key '{key}.training.", 1)) from None
+
+
+def _check_models(config: dict, where: str, models: list) -> None:
+    known = sorted(set(config["training"]) | set(config["variants"]))
+    for index, name in enumerate(models):
+        if name not in known:
+            raise ConfigError(f"config key '{where}[{index}]' = '{name}' is neither a model nor a variant; known: {known}")
+
+
+def _check_ablations(config: dict) -> None:
+    """Every name an ablation lists exists."""
+    for name, ablation in config["ablations"].items():
+        for list_key, table_key in (("corpora", "corpora"), ("prompts", "prompts")):
+            for index, item in enumerate(ablation.get(list_key, [])):
+                if item not in config[table_key]:
+                    raise ConfigError(f"config key 'ablations.{name}.{list_key}[{index}]' = '{item}' is not in "
+                                      f"`{table_key}`; known: {sorted(config[table_key])}")
+        _check_models(config, f"ablations.{name}.models", ablation.get("models", []))
+
+
+def _reads_lm(config: dict, model: str) -> bool:
+    base = config["variants"][model]["model"] if model in config["variants"] else model
+    return base == "dsl" or base.startswith("dsl-")
+
+
 def validate_config(config: dict, schema_path: str | Path, root: str | Path = ".") -> dict:
     """Schema, defaults and cross-checks; returns the completed config (mapping keys sorted) or raises
     ConfigError."""
@@ -167,6 +213,9 @@ def validate_config(config: dict, schema_path: str | Path, root: str | Path = ".
     root = Path(root)
     for list_key, table_key in (("corpora", "corpora"), ("lms", "lms"), ("prompts", "prompts")):
         _check_names(config, list_key, table_key)
+    check_variants(config, schema)
+    _check_models(config, "run.models", config["run"]["models"])
+    _check_ablations(config)
     for index, model in enumerate(config["run"]["sweep_models"] or []):
         if model not in config["run"]["models"]:
             raise ConfigError(f"config key 'run.sweep_models[{index}]' = '{model}' is not in `run.models`: "
@@ -187,9 +236,11 @@ def validate_config(config: dict, schema_path: str | Path, root: str | Path = ".
     elif reference != "self":
         other_corpus = {reference}
     largest_k = max(config["run"]["num_topics"])
-    for name in sorted(set(config["run"]["corpora"]) | other_corpus):
-        check_corpus(name, config["corpora"][name], root, largest_k if name in config["run"]["corpora"] else None)
-    if any(model == "dsl" or model.startswith("dsl-") for model in config["run"]["models"]):  # they read the LM
+    trained = set(config["run"]["corpora"]).union(*(a.get("corpora", []) for a in config["ablations"].values()))
+    for name in sorted(trained | other_corpus):
+        check_corpus(name, config["corpora"][name], root, largest_k if name in trained else None)
+    models = set(config["run"]["models"]).union(*(a.get("models", []) for a in config["ablations"].values()))
+    if any(_reads_lm(config, model) for model in models):  # they read the LM
         for name in config["run"]["lms"]:
             check_lm(name, config["lms"][name], root)
     return _sorted_keys(config)

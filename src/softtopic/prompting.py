@@ -7,22 +7,41 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 DEFAULT_INSTRUCTION = "Generate a label that capture the overall theme of the document below."
-_SUFFIX = "\n\nTopic:"
+# The paper's plain-text prompt (no chat template); config/prompt_template.txt holds the same text.
+DEFAULT_TEMPLATE = "{instruction}\n\nDocument: {document}\n\nTopic:"
+PLACEHOLDERS = ("{instruction}", "{document}")
+
+
+def check_template(template: str) -> str:
+    """`template` with trailing whitespace stripped, or ValueError unless it holds `{instruction}` once,
+    then `{document}` once."""
+    template = template.rstrip()
+    counts = {name: template.count(name) for name in PLACEHOLDERS}
+    if any(count != 1 for count in counts.values()):
+        raise ValueError(f"a prompt template must hold each of {list(PLACEHOLDERS)} exactly once; found {counts}")
+    if template.index("{instruction}") > template.index("{document}"):
+        raise ValueError("a prompt template must put {instruction} before {document}")
+    return template
 
 
 @dataclass(frozen=True)
 class PromptTemplate:
-    """``"{instruction}\\n\\nDocument: {document}\\n\\nTopic:"``, trailing whitespace stripped."""
+    """`template` (default ``"{instruction}\\n\\nDocument: {document}\\n\\nTopic:"``) filled with the
+    instruction and a document, trailing whitespace stripped."""
 
     instruction: str = DEFAULT_INSTRUCTION
+    template: str = DEFAULT_TEMPLATE
+
+    def __post_init__(self):
+        object.__setattr__(self, "template", check_template(self.template))
 
     @property
     def prefix(self) -> str:
-        return f"{self.instruction}\n\nDocument: "
+        return self.template.split("{document}")[0].replace("{instruction}", self.instruction)
 
     @property
     def suffix(self) -> str:
-        return _SUFFIX
+        return self.template.split("{document}")[1]
 
     def render(self, document: str) -> str:
         return (self.prefix + document.strip() + self.suffix).rstrip()

@@ -44,6 +44,14 @@ class TopicModel(ABC):
     num_topics: int
     requires: frozenset[str]
 
+    @classmethod
+    def reads(cls, settings: dict) -> frozenset[str]:
+        """The `TopicData` fields that `fit` reads with these hyperparameters ("bow", "logits", "hidden",
+        "embeddings", "word_vectors"): what the workflow loads. "lm" in `requires` stands for the logits
+        and the hidden states; a model whose settings change its inputs overrides this."""
+        lm = {"logits", "hidden"} if "lm" in cls.requires else set()
+        return frozenset((cls.requires - {"lm"}) | lm)
+
     @abstractmethod
     def fit(self, data: TopicData, seed: int) -> list[float]:
         """Train deterministically for `seed`; returns the loss per epoch (or pass)."""

@@ -224,30 +224,54 @@ class BowSupervision:
 
 class LMSupervision:
     """The DSL target (SPEC §3): every document; the network reads the LM hidden state and reconstructs
-    the soft label ``softmax(y / tau)`` (optionally cut to its top-k words) with weight `kl_weight`."""
+    the soft label ``softmax(y / tau)`` (optionally cut to its top-k words or top-p mass) with weight
+    `kl_weight`.
+
+    The paper's ablations as settings: `encoder_input` 'embeddings' reads the sentence encoder's document
+    embedding instead of the hidden state; `target` 'bow' reconstructs ``softmax(counts / tau)`` instead
+    of the LM soft label (the release's BoW-target ablation, run there with loss 'ce'; every document is
+    kept, an empty one gets the uniform target)."""
 
     requires = frozenset({"lm"})
 
     def __init__(self, num_topics: int, tau: float = 3.0, kl_weight: float = 1000.0, loss: str = "kl",
-                 target_top_k: int | None = None, **kwargs):
+                 target_top_k: int | None = None, target_top_p: float | None = None, target: str = "lm",
+                 encoder_input: str = "hidden", **kwargs):
         super().__init__(num_topics, **kwargs)
-        if loss not in ("kl", "ce"):
-            raise ValueError(f"DSL loss must be 'kl' or 'ce', got '{loss}'")
+        for name, value, allowed in (("loss", loss, ("kl", "ce")), ("target", target, ("lm", "bow")),
+                                     ("encoder_input", encoder_input, ("hidden", "embeddings"))):
+            if value not in allowed:
+                raise ValueError(f"DSL {name} must be one of {list(allowed)}, got '{value}'")
         self.tau = tau
         self.kl_weight = kl_weight
         self.loss = loss
         self.target_top_k = target_top_k
+        self.target_top_p = target_top_p
+        self.target = target
+        self.encoder_input = encoder_input
+
+    @classmethod
+    def reads(cls, settings: dict) -> frozenset[str]:
+        target = "bow" if settings.get("target", "lm") == "bow" else "logits"
+        encoder = "embeddings" if settings.get("encoder_input", "hidden") == "embeddings" else "hidden"
+        return frozenset((cls.requires - {"lm"}) | {"bow", target, encoder})
 
     def rows(self, data: TopicData) -> np.ndarray:
-        if data.hidden is None or data.logits is None:
-            raise ValueError(f"{type(self).__name__} needs the LM stage's hidden states and logits")
-        return np.arange(len(data.hidden))  # DSL keeps every document: it needs no BoW
+        supervision = type(self).reads(vars(self)) & {"logits", "hidden", "embeddings"}  # the backbone checks the rest
+        missing = sorted(field for field in supervision if getattr(data, field) is None)
+        if missing:
+            stage = {"logits": "the LM stage's logits", "hidden": "the LM stage's hidden states",
+                     "embeddings": "the sentence-encoder document embeddings"}
+            raise ValueError(f"{type(self).__name__} needs " + " and ".join(stage.get(f, f) for f in missing)
+                             + f" (TopicData.{', TopicData.'.join(missing)})")
+        return np.arange(data.bow.shape[0])  # DSL keeps every document: it needs no BoW
 
     def inputs(self, data: TopicData, rows: np.ndarray) -> torch.Tensor:
-        return torch.as_tensor(data.hidden[rows], dtype=torch.float32)
+        return torch.as_tensor(getattr(data, self.encoder_input)[rows], dtype=torch.float32)
 
     def targets(self, data: TopicData, rows: np.ndarray) -> torch.Tensor:
-        return soft_label(data.logits[rows], self.tau, top_k=self.target_top_k)
+        scores = data.bow[rows].toarray() if self.target == "bow" else data.logits[rows]
+        return soft_label(scores, self.tau, top_k=self.target_top_k, top_p=self.target_top_p)
 
     def reconstruction(self, target: torch.Tensor, prediction: torch.Tensor) -> torch.Tensor:
         term = kl_reconstruction if self.loss == "kl" else cross_entropy_reconstruction

@@ -213,7 +213,7 @@ def test_schema_defaults_are_the_papers_and_build_the_model(name):
     from softtopic.config import validate_schema
 
     schema = yaml.safe_load((REPO / "config" / "schema.yaml").read_text())
-    assert name in schema["properties"]["run"]["properties"]["models"]["items"]["enum"]
+    assert name in schema["properties"]["training"]["properties"]
     config = validate_schema({"corpora": {"c": {"path": "p"}}, "lms": {"l": {"source": "s"}},
                               "run": {"corpora": ["c"], "lms": ["l"], "models": [name]}}, schema)
     settings = config["training"][name]

@@ -133,7 +133,7 @@ def test_dsl_reconstruction_is_weighted_kl_or_the_ce_ablation():
     # CE and KL differ by the target's entropy, which no parameter can change.
     entropy = -(0.8 * math.log(0.8) + 0.2 * math.log(0.2))
     assert ce == pytest.approx(kl + entropy)
-    with pytest.raises(ValueError, match="'kl' or 'ce'"):
+    with pytest.raises(ValueError, match=r"DSL loss must be one of \['kl', 'ce'\], got 'mse'"):
         DSLProdLDA(num_topics=2, loss="mse")
 
 

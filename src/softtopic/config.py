@@ -15,6 +15,7 @@ import yaml
 from softtopic.corpus import CorpusError, check_size, scan_table
 from softtopic.metrics.wikipedia import DUMP_SUFFIX, is_dump
 from softtopic.sources import classify_source, path_reason
+from softtopic.variants import reads_lm_stage
 
 
 class ConfigError(ValueError):
@@ -200,11 +201,6 @@ def _check_ablations(config: dict) -> None:
         _check_models(config, f"ablations.{name}.models", ablation.get("models", []))
 
 
-def _reads_lm(config: dict, model: str) -> bool:
-    base = config["variants"][model]["model"] if model in config["variants"] else model
-    return base == "dsl" or base.startswith("dsl-")
-
-
 def validate_config(config: dict, schema_path: str | Path, root: str | Path = ".") -> dict:
     """Schema, defaults and cross-checks; returns the completed config (mapping keys sorted) or raises
     ConfigError."""
@@ -240,7 +236,7 @@ def validate_config(config: dict, schema_path: str | Path, root: str | Path = ".
     for name in sorted(trained | other_corpus):
         check_corpus(name, config["corpora"][name], root, largest_k if name in trained else None)
     models = set(config["run"]["models"]).union(*(a.get("models", []) for a in config["ablations"].values()))
-    if any(_reads_lm(config, model) for model in models):  # they read the LM
+    if any(reads_lm_stage(config, model) for model in models):  # they read the LM
         for name in config["run"]["lms"]:
             check_lm(name, config["lms"][name], root)
     return _sorted_keys(config)

@@ -30,6 +30,30 @@ from softtopic.prompting import PromptTemplate, project_vocabulary
 from softtopic.softlabel import soft_label
 
 
+def time_projections(model, tokenizer, prompts, ids, plan, top_groups, rounds, **extract_kwargs):
+    """Seconds (wall, CPU) and scores per projection: first_token, chain, chain_top<N> for N in `top_groups`,
+    alternating `rounds` times; prints each round and the medians' ratios to first_token."""
+    prior = tokenizer(PromptTemplate().render(""))["input_ids"]
+    variants = {"first_token": (None, None), "chain": (plan, None)}
+    variants |= {f"chain_top{n}": (plan, n) for n in top_groups}
+    seconds, cpu, scores = {name: [] for name in variants}, {name: [] for name in variants}, {}
+    for round_ in range(rounds):
+        for name, (chain, top) in variants.items():
+            with tempfile.TemporaryDirectory() as shards:
+                start, start_cpu = time.perf_counter(), time.process_time()
+                scores[name], _, _ = extract(model, tokenizer, prompts, ids, shards, progress=False, chain=chain,
+                                             chain_top_groups=top, chain_prior_ids=prior, **extract_kwargs)
+                seconds[name].append(time.perf_counter() - start)
+                cpu[name].append(time.process_time() - start_cpu)
+            print(f"round {round_ + 1} {name:13s} {seconds[name][-1]:7.1f} s wall {cpu[name][-1]:7.1f} s CPU", flush=True)
+    first, first_cpu = float(np.median(seconds["first_token"])), float(np.median(cpu["first_token"]))
+    for name in variants:
+        median, median_cpu = float(np.median(seconds[name])), float(np.median(cpu[name]))
+        print(f"median {name:13s} {median:7.2f} s wall x{median / first:.2f}, {median_cpu:7.1f} s CPU "
+              f"x{median_cpu / first_cpu:.2f} first_token")
+    return scores
+
+
 def main() -> None:
     parser = bbc_arguments(__doc__)
     parser.add_argument("--rounds", type=int, default=2)
@@ -44,26 +68,8 @@ def main() -> None:
     print(f"{args.lm}: {len(prompts)} documents, {tokens} prompt tokens ({tokens / len(prompts):.1f} per prompt), "
           f"|V| = {len(ids)}, {projection.shared_words} words share a first sub-token; chain plan {plan.summary()}; "
           f"{args.threads} threads")
-
-    prior = tokenizer(PromptTemplate().render(""))["input_ids"]
-    variants = {"first_token": (None, None), "chain": (plan, None)}
-    variants |= {f"chain_top{n}": (plan, n) for n in args.top_groups}
-    seconds, cpu, scores = {name: [] for name in variants}, {name: [] for name in variants}, {}
-    for round_ in range(args.rounds):
-        for name, (chain, top) in variants.items():
-            with tempfile.TemporaryDirectory() as shards:
-                start, start_cpu = time.perf_counter(), time.process_time()
-                scores[name], _, _ = extract(model, tokenizer, prompts, ids, shards, batch_size=args.batch_size,
-                                             progress=False, chain=chain, chain_top_groups=top,
-                                             chain_prior_ids=prior)
-                seconds[name].append(time.perf_counter() - start)
-                cpu[name].append(time.process_time() - start_cpu)
-            print(f"round {round_ + 1} {name:13s} {seconds[name][-1]:7.1f} s wall {cpu[name][-1]:7.1f} s CPU", flush=True)
-    first, first_cpu = float(np.median(seconds["first_token"])), float(np.median(cpu["first_token"]))
-    for name in variants:
-        median, median_cpu = float(np.median(seconds[name])), float(np.median(cpu[name]))
-        print(f"median {name:13s} {median:7.1f} s wall x{median / first:.2f}, {median_cpu:7.1f} s CPU "
-              f"x{median_cpu / first_cpu:.2f} first_token")
+    scores = time_projections(model, tokenizer, prompts, ids, plan, args.top_groups, args.rounds,
+                              batch_size=args.batch_size)
     exact = soft_label(scores["chain"], 3.0).double().numpy()
     for n in args.top_groups:
         approx = soft_label(scores[f"chain_top{n}"], 3.0).double().numpy()

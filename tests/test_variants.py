@@ -50,6 +50,15 @@ def test_variant_runs_have_their_own_directories(config):
     assert ablation_grid(config, "loss")["corpora"] == config["run"]["corpora"]
 
 
+def test_an_ablation_over_lms_runs_the_lm_models_per_lm_and_the_bow_models_once(config):
+    config["ablations"]["teacher"] = {"lms": ["smollm2", "gemma270m"], "models": ["dsl", "prodlda"], "temperatures": [3]}
+    runs = grid_runs(config, ablation_grid(config, "teacher"))
+    assert ("bbc", "dsl/gemma270m/default/K10/tau3/seed0") in runs and ("bbc", "dsl/smollm2/default/K10/tau3/seed0") in runs
+    assert sum(run.startswith("prodlda/") for _, run in runs) == 2 * 2  # K x seeds, not per LM
+    assert len(runs) == 2 * 2 * 2 + 2 * 2
+    assert ablation_grid(config, "loss")["lms"] == config["run"]["lms"] == ["smollm2"]
+
+
 def test_bow_target_is_softmax_of_counts_over_tau():
     counts = sp.csr_matrix(np.array([[3, 0, 1, 0], [0, 0, 0, 0], [1, 1, 0, 2]], dtype=np.float32))
     model = make_model("dsl", num_topics=2, tau=2.0, target="bow", loss="ce")

@@ -230,7 +230,8 @@ class ChainHead(torch.nn.Module):
         out = self.body(input_ids=input_ids, attention_mask=attention_mask,
                         position_ids=RestrictedHead.position_ids(attention_mask), use_cache=True)
         last = out.last_hidden_state[:, -1, :]
-        cache = out.cache
+        cache_key = "cache" if hasattr(out, "cache") else "past_key_values"  # its name before transformers 5.2x
+        cache = getattr(out, cache_key)
         device = last.device
         if prior is None:
             edge_lp = torch.zeros(batch, len(self.plan.edges), device=device)
@@ -258,7 +259,7 @@ class ChainHead(torch.nn.Module):
                 input_ids=self.query_token[slots[:, start:stop]],
                 attention_mask=mask,
                 position_ids=(lengths + depth - 1).expand(-1, count),
-                cache=cache,
+                **{cache_key: cache},
                 use_cache=True,
             )
             self._read(step.last_hidden_state, slots[:, start:stop], edge_lp, end_lp)

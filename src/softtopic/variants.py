@@ -12,7 +12,7 @@ from itertools import product
 
 from softtopic.models import MODELS
 
-GRID_KEYS = ("corpora", "models", "prompts", "temperatures")
+GRID_KEYS = ("corpora", "lms", "models", "prompts", "temperatures")
 
 
 def base_model(config: dict, name: str) -> str:
@@ -50,7 +50,7 @@ def tau_label(tau: float) -> str:
 
 def grid_runs(config: dict, grid: dict) -> list[tuple[str, str]]:
     """(corpus, run path under results/<corpus>/models/) of every run of a grid: `grid` gives corpora,
-    models, prompts and temperatures; LMs, K and seeds come from `run`. Where the grid names
+    LMs, models, prompts and temperatures; K and seeds come from `run`. Where the grid names
     `sweep_models`, the other LM-supervised models train at `metrics.table_tau` alone."""
     run = config["run"]
     sweep = grid.get("sweep_models")
@@ -60,7 +60,7 @@ def grid_runs(config: dict, grid: dict) -> list[tuple[str, str]]:
             runs.append((corpus, f"{model}/K{k}/seed{seed}"))
             continue
         taus = grid["temperatures"] if sweep is None or model in sweep else [config["metrics"]["table_tau"]]
-        for lm, prompt, tau in product(run["lms"], grid["prompts"], taus):
+        for lm, prompt, tau in product(grid["lms"], grid["prompts"], taus):
             runs.append((corpus, f"{model}/{lm}/{prompt}/K{k}/tau{tau_label(tau)}/seed{seed}"))
     return runs
 

@@ -1,5 +1,7 @@
 """The `chain` projection: words sharing a first sub-token told apart by the sub-tokens after it."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch
@@ -71,6 +73,27 @@ def test_batched_cached_scores_equal_each_word_run_through_the_model(lm):
     assert float(scores[0, 4]) == pytest.approx(float(
         lp[n - 1, 31] + torch.log_softmax(lm(input_ids=torch.tensor([PROMPTS[0] + [31]])).logits[0, -1].detach(), -1)[38]),
         abs=2e-5)
+
+
+class OldCacheNames(torch.nn.Module):
+    """A decoder as transformers before 5.2x exposes it: the KV cache is `past_key_values`, in and out."""
+
+    def __init__(self, body):
+        super().__init__()
+        self.body = body
+
+    def forward(self, past_key_values=None, **kwargs):
+        assert "cache" not in kwargs, "the chain passed the cache under the newer name"
+        out = self.body(**kwargs, **({} if past_key_values is None else {"cache": past_key_values}))
+        return SimpleNamespace(last_hidden_state=out.last_hidden_state, past_key_values=out.cache)
+
+
+def test_the_chain_reads_and_passes_the_cache_under_the_name_the_model_uses(lm, monkeypatch):
+    plan = plan_chain(PIECES)
+    expected, _ = ChainHead(lm, plan, BOUNDARY)(*left_padded(PROMPTS))
+    monkeypatch.setattr(lm, "get_decoder", lambda: OldCacheNames(lm.model))
+    scores, _ = ChainHead(lm, plan, BOUNDARY)(*left_padded(PROMPTS))
+    torch.testing.assert_close(scores, expected)
 
 
 def test_words_of_a_shared_group_get_different_scores_and_at_most_their_prefix_probability(lm):

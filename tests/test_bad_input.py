@@ -179,6 +179,7 @@ def test_an_lm_source_on_disk_is_a_path_and_a_path_like_hub_id_gets_a_hint(tmp_p
     assert classify_source("models/SmolLM2-typo", tmp_path / "models") == "hub"
     assert classify_source("a/b/c", tmp_path) == "missing-path"
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config["run"]["lms"] = ["smollm2"]
     config["lms"]["smollm2"]["source"] = "models/SmolLM2-typo"
     with pytest.raises(ConfigError, match=r"'lms.smollm2.source' = 'models/SmolLM2-typo': no such directory .*"
                                           r"not a hub id, because the folder 'models/' exists here"):

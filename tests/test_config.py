@@ -15,7 +15,10 @@ SCHEMA = REPO / "config" / "schema.yaml"
 
 @pytest.fixture
 def config():
-    return yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    """The shipped config with SmolLM2 as the run's LM (the LM the edits below break)."""
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config["run"]["lms"] = ["smollm2"]
+    return config
 
 
 def test_shipped_configs_are_valid_and_completed_with_defaults(config):
@@ -113,9 +116,9 @@ def _corpus_file(root, edit_corpus):
          r"'corpora.mine': .*quoted.tsv:1: the header row cannot be read \(a quoted field is never closed\)"),
         (lambda c, r: c["run"].update(num_topics=[2, 6]), r"'corpora.mine': corpus 'mine' has 5 rows at most, too few for K = 6"),
         (lambda c, r: c["corpora"]["mine"].update(encoding="no-such-codec"), r"'corpora.mine': .*unknown encoding 'no-such-codec'"),
-        (lambda c, r: c["run"].update(models=["dsl"]) or c["lms"]["smollm2"].update(source="models/absent.gguf"),
+        (lambda c, r: c["run"].update(models=["dsl"], lms=["smollm2"]) or c["lms"]["smollm2"].update(source="models/absent.gguf"),
          r"'lms.smollm2.source' = 'models/absent.gguf': GGUF file not found"),
-        (lambda c, r: c["run"].update(models=["dsl"]) or c["lms"]["smollm2"].update(source="./absent"),
+        (lambda c, r: c["run"].update(models=["dsl"], lms=["smollm2"]) or c["lms"]["smollm2"].update(source="./absent"),
          r"'lms.smollm2.source' = './absent': no such directory .*because it starts like a path"),
     ],
 )

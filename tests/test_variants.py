@@ -25,6 +25,7 @@ def config():
         "dsl-bow": {"model": "dsl", "training": {"target": "bow", "loss": "ce"}},
     }
     config["ablations"] = {"loss": {"models": ["dsl", "dsl-ce"], "temperatures": [3]}}
+    config["run"]["lms"] = ["smollm2"]
     return validate_config(config, REPO / "config" / "schema.yaml", root=REPO)
 
 

@@ -1,5 +1,5 @@
 # Two commands set up and run everything on a fresh machine (Python 3.11, package registries reachable):
-#   make run   - install .venv, then run the default workflow (BBC News x SmolLM2) -> reports/
+#   make run   - install .venv, then run the default workflow (BBC News x Gemma-3-270m) -> reports/
 #   make test  - install .venv, then lint the workflow and run the test suite
 PYTHON ?= python3
 VENV := .venv

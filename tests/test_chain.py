@@ -56,8 +56,8 @@ def left_padded(prompts):
 def test_batched_cached_scores_equal_each_word_run_through_the_model(lm):
     plan = plan_chain(PIECES)
     head = ChainHead(lm, plan, BOUNDARY, chunk_values=LM_VOCABULARY * 3)  # a few queries at a time
-    layout = head.exact_layout  # one step per depth; (31 32) attends to (31) and itself
-    assert layout["levels"] == [(0, 2, 1), (2, 3, 2)] and layout["slots"].tolist() == [0, 1, 2]
+    layout = head.exact_layout  # one step for both depths; (31 32) attends to (31) and itself
+    assert layout["depths"].tolist() == [1, 1, 2] and layout["slots"].tolist() == [0, 1, 2]
     assert layout["tree"].tolist() == [[True, False, False], [False, True, False], [True, False, True]]
     scores, hidden = head(*left_padded(PROMPTS))
     for row, prompt in enumerate(PROMPTS):

@@ -18,8 +18,8 @@ A word whose first sub-token is its own scores log P(t1) = logit(t1) - logsumexp
 logit shifted by a constant per document, so (softmax being shift-invariant) it keeps the paper's soft
 label relative to every other such word.
 
-The cost: the prompt pass keeps its KV cache, then one extra forward step per trie depth feeds, in one
-batch, the last sub-token of every prefix that branches (all groups at once), each attending to the
+The cost: the prompt pass keeps its KV cache, then one extra forward step feeds, in one batch, the last
+sub-token of every prefix that branches (all groups and all trie depths at once), each attending to the
 prompt and to its own ancestors only (a tree attention mask), each at the position after the prompt
 that it would have in the sequence prompt + prefix.
 """
@@ -54,7 +54,7 @@ class ChainPlan:
 
     @property
     def depth(self) -> int:
-        """Extra forward steps per batch."""
+        """The longest prefix read (trie depth)."""
         return max((len(q) for q in self.queries), default=0)
 
     def path(self, word: int) -> list[int]:
@@ -63,7 +63,8 @@ class ChainPlan:
 
     def summary(self) -> dict:
         return {
-            "extra_steps": self.depth,
+            "extra_steps": int(bool(self.queries)),
+            "trie_depth": self.depth,
             "extra_tokens_per_prompt": len(self.queries),
             "words_scored_past_first_subtoken": sum(len(e) > 1 for e in self.word_edges),
             "words_with_end_of_word_term": sum(q is not None for q in self.word_end),
@@ -176,14 +177,15 @@ class ChainHead(torch.nn.Module):
 
     def _layout(self, fixed: list[int], free: int) -> dict:
         """Slots of the extra tokens, depth by depth: the fixed queries (a query id each) with `free` slots
-        after the depth-1 ones (filled per prompt); and which earlier slots each slot attends to."""
+        after the depth-1 ones (filled per prompt); each slot's depth; and which slots each attends to
+        (itself and its ancestors)."""
         queries = self.plan.queries
         fixed = sorted(fixed, key=lambda q: (len(queries[q]), q))
-        levels, slots = [], []
+        slots, depths = [], []
         for depth in sorted({len(queries[q]) for q in fixed} | ({1} if free else set())):
-            start = len(slots)
-            slots += [q for q in fixed if len(queries[q]) == depth] + ([-1] * free if depth == 1 else [])
-            levels.append((start, len(slots), depth))
+            level = [q for q in fixed if len(queries[q]) == depth] + ([-1] * free if depth == 1 else [])
+            slots += level
+            depths += [depth] * len(level)
         slot_of = {q: s for s, q in enumerate(slots) if q >= 0}
         tree = np.eye(len(slots), dtype=bool)
         for s, q in enumerate(slots):
@@ -192,7 +194,8 @@ class ChainHead(torch.nn.Module):
                 tree[s, slot_of[q]] = True
         device = self.head.weight.device
         free_slots = [s for s, q in enumerate(slots) if q < 0]
-        return {"levels": levels, "slots": torch.as_tensor(slots, dtype=torch.long, device=device),
+        return {"depths": torch.as_tensor(depths, dtype=torch.long, device=device),
+                "slots": torch.as_tensor(slots, dtype=torch.long, device=device),
                 "tree": torch.as_tensor(tree, device=device),
                 "free": torch.as_tensor(free_slots, dtype=torch.long, device=device)}
 
@@ -247,22 +250,21 @@ class ChainHead(torch.nn.Module):
             prefix_lp = root_lp[:, (first[None, :] == self.query_token[self.selectable][:, None]).float().argmax(1)]
             chosen = prefix_lp.topk(len(layout["free"]), dim=-1).indices.sort(-1).values
             slots[:, layout["free"]] = self.selectable[chosen]
-        lengths = attention_mask.long().sum(-1, keepdim=True)
-        prompt_keys = attention_mask.bool()[:, None, :]
-        dtype = next(self.body.parameters()).dtype
-        for start, stop, depth in layout["levels"]:
-            count = stop - start
-            tree = layout["tree"][start:stop, :stop][None].expand(batch, -1, -1)
-            allowed = torch.cat([prompt_keys.expand(-1, count, -1), tree], dim=-1)[:, None]
+        if len(layout["slots"]):  # one step: every slot, each seeing the prompt and its own ancestors
+            count = len(layout["slots"])
+            tree = layout["tree"][None].expand(batch, -1, -1)
+            allowed = torch.cat([attention_mask.bool()[:, None, :].expand(-1, count, -1), tree], dim=-1)[:, None]
+            dtype = next(self.body.parameters()).dtype
             mask = torch.zeros(allowed.shape, dtype=dtype, device=device).masked_fill(~allowed, torch.finfo(dtype).min)
+            lengths = attention_mask.long().sum(-1, keepdim=True)
             step = self.body(
-                input_ids=self.query_token[slots[:, start:stop]],
+                input_ids=self.query_token[slots],
                 attention_mask=mask,
-                position_ids=(lengths + depth - 1).expand(-1, count),
+                position_ids=lengths + layout["depths"][None] - 1,
                 **{cache_key: cache},
                 use_cache=True,
             )
-            self._read(step.last_hidden_state, slots[:, start:stop], edge_lp, end_lp)
+            self._read(step.last_hidden_state, slots, edge_lp, end_lp)
         scores = torch.zeros(batch, len(self.plan.word_edges), device=device)
         scores.index_add_(1, self.term_word, edge_lp[:, self.term_edge])
         scores.index_add_(1, self.end_word, end_lp[:, self.end_query])

@@ -15,7 +15,7 @@ import yaml
 from softtopic.corpus import CorpusError, check_size, scan_table
 from softtopic.metrics.wikipedia import DUMP_SUFFIX, is_dump
 from softtopic.sources import classify_source, path_reason
-from softtopic.variants import reads_lm_stage
+from softtopic.variants import ablation_grid, reads_lm_stage
 
 
 class ConfigError(ValueError):
@@ -191,6 +191,11 @@ def _check_models(config: dict, where: str, models: list) -> None:
             raise ConfigError(f"config key '{where}[{index}]' = '{name}' is neither a model nor a variant; known: {known}")
 
 
+def _in_use(config: dict, key: str) -> set:
+    """The names that `run` and every ablation's sub-grid list under `key` (corpora, lms, models)."""
+    return set(config["run"][key]).union(*(ablation_grid(config, name)[key] for name in config["ablations"]))
+
+
 def _check_ablations(config: dict) -> None:
     """Every name an ablation lists exists."""
     for name, ablation in config["ablations"].items():
@@ -230,11 +235,10 @@ def validate_config(config: dict, schema_path: str | Path, root: str | Path = ".
     elif reference != "self":
         other_corpus = {reference}
     largest_k = max(config["run"]["num_topics"])
-    trained = set(config["run"]["corpora"]).union(*(a.get("corpora", []) for a in config["ablations"].values()))
+    trained = _in_use(config, "corpora")
     for name in sorted(trained | other_corpus):
         check_corpus(name, config["corpora"][name], root, largest_k if name in trained else None)
-    models = set(config["run"]["models"]).union(*(a.get("models", []) for a in config["ablations"].values()))
-    if any(reads_lm_stage(config, model) for model in models):  # they read the LM
-        for name in sorted(set(config["run"]["lms"]).union(*(a.get("lms", []) for a in config["ablations"].values()))):
+    if any(reads_lm_stage(config, model) for model in _in_use(config, "models")):  # they read the LM
+        for name in sorted(_in_use(config, "lms")):
             check_lm(name, config["lms"][name], root)
     return _sorted_keys(config)

@@ -166,7 +166,10 @@ def test_a_fresh_process_gives_identical_theta(load, workdir, smollm2_manifest, 
     written = pd.read_parquet(tmp_path / "theta.parquet")
     assert list(written.columns) == ["source_row", "topic_0", "topic_1", "topic_2"]
     assert written["source_row"].tolist() == [2, 3]  # CSV lines, after the header
-    np.testing.assert_array_equal(written[["topic_0", "topic_1", "topic_2"]].to_numpy(), load(RUNS[0]).transform(NEW[:2]))
+    run = load(RUNS[0])
+    run.cache_dir = tmp_path / "fresh"  # the LM's hidden states as that process computed them (the LM's own
+    np.testing.assert_array_equal(written[["topic_0", "topic_1", "topic_2"]].to_numpy(), run.transform(NEW[:2]))
+    # determinism is test_theta_is_deterministic's)
 
 
 def test_the_saved_model_is_safetensors_json_and_the_vocabulary(workdir):
@@ -214,19 +217,19 @@ def test_loading_says_what_differs(workdir, smollm2_manifest, tmp_path):
         load_run(folder)
 
 
-def test_the_apply_job_writes_theta_of_another_corpus(load, workdir, smollm2_manifest, tmp_path, script_globals):
+def test_the_apply_job_writes_theta_of_another_corpus(load, workdir, tmp_path, script_globals):
     documents = tmp_path / "documents.parquet"
-    texts = [NEW[0], DOCUMENTS[0]]
-    pd.DataFrame({"doc_id": [10, 11], "text": texts, "label": ["a", "b"]}).to_parquet(documents)
-    folder = run_dir(workdir, RUNS[0])
+    texts = [NEW[0], DOCUMENTS[0], NEW[4]]
+    pd.DataFrame({"doc_id": [10, 11, 12], "text": texts, "label": ["a", "b", "c"]}).to_parquet(documents)
+    folder = run_dir(workdir, RUNS[2])
     load_script("apply_run").main(job(
-        input={"model": str(folder / "output.npz"), "documents": str(documents), "manifest": str(smollm2_manifest)},
+        input={"model": str(folder / "output.npz"), "documents": str(documents)},
         output={"theta": str(tmp_path / "theta.parquet")}, params={"shard_dir": str(tmp_path / "shards")},
         log=[str(tmp_path / "apply.log")]))
     table = pd.read_parquet(tmp_path / "theta.parquet")
-    assert table["doc_id"].tolist() == [10, 11]
-    np.testing.assert_array_equal(table.drop(columns="doc_id").to_numpy(), load(RUNS[0]).transform(texts))
-    assert not any(path.is_dir() for path in (tmp_path / "shards").iterdir())  # the LM shards are removed
+    assert list(table.columns) == ["doc_id", "topic_0", "topic_1", "topic_2"] and table["doc_id"].tolist() == [10, 11, 12]
+    np.testing.assert_array_equal(table.drop(columns="doc_id").to_numpy(), load(RUNS[2]).transform(texts))
+    assert "1 without a vocabulary word" in (tmp_path / "apply.log").read_text()
 
 
 def test_posterior_mean_theta_uses_common_random_numbers():

@@ -135,3 +135,9 @@ def test_the_readme_is_a_front_door():
         assert heading in text, heading
     for page in re.findall(r"\]\((docs/[\w-]+\.md)", text):
         assert (REPO / page).exists(), page
+
+
+def test_a_count_shared_by_the_group_is_shown_once_a_metric_always_with_its_spread(tmp_path):
+    (tmp_path / "runs.csv").write_text("model,documents,td\na,868,1.0000\na,868,1.0000\n")
+    spec = {"source": "runs.csv", "group": ["model"], "columns": {"M": "model", "Docs": "documents", "TD": "td"}}
+    assert render_table(spec, tmp_path).splitlines()[2] == "| a | 868 | 1.000 ± 0.000 |"

@@ -148,7 +148,7 @@ def render_table(spec: dict, root: Path = REPO) -> str:
         if column == "n" and keys:
             return str(sum(int(float(m.get("n") or 1)) for m in members)), None
         values = {m.get(column) for m in members}
-        integral = len(values) == 1 and _number(first.get(column, "x")) is not None and float(first[column]).is_integer()
+        integral = len(values) == 1 and re.fullmatch(r"-?\d+", first.get(column, "")) is not None  # a count
         if column in first and (not keys or integral or _number(first[column]) is None and first[column] != ""):
             return str(labels.get(column, {}).get(first[column], _plain(first[column], digits))), None
         stats = _summary(members, column, source)

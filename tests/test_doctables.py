@@ -78,6 +78,8 @@ def test_where_sort_labels_and_best(tmp_path):
         ({"source": "runs.csv", "columns": {"P": "recall"}, "group": ["model"]}, "no column 'recall'"),
         ({"source": "runs.csv", "columns": {"P": "purity"}, "where": {"model": "zzz"}}, "no row matches"),
         ({"source": "runs.csv", "columns": {"P": "purity"}, "colums": {}}, "unknown keys"),
+        ({"source": "runs.csv", "columns": {"P": "purity"}, "best": ["recall"]}, "best column 'recall'"),
+        ({"source": "runs.csv", "columns": {"M": "model"}, "sort": "model"}, "not a value"),
     ],
 )
 def test_a_bad_marker_names_what_is_wrong(tmp_path, spec, message):

@@ -160,10 +160,16 @@ def render_table(spec: dict, root: Path = REPO) -> str:
         header = next((h for h, c in columns.items() if c == name), None)
         if header is None:
             raise ValueError(f"table from {source}: sort column {name!r} is not among the columns")
+        if any(line[header][1] is None for line in table):
+            raise ValueError(f"table from {source}: sort column {name!r} is not a value (mean) column")
         table.sort(key=lambda line: line[header][1], reverse=spec["sort"].startswith("-"))
     for name in spec.get("best", []):
-        header = next(h for h, c in columns.items() if c == name)
-        top = max(line[header][1] for line in table if line[header][1] is not None)
+        header = next((h for h, c in columns.items() if c == name), None)
+        means = [line[header][1] for line in table] if header else []
+        means = [m for m in means if m is not None and not math.isnan(m)]
+        if not means:
+            raise ValueError(f"table from {source}: best column {name!r} is not a value column among the columns")
+        top = max(means)
         for line in table:
             if line[header][1] == top:
                 line[header] = (f"**{line[header][0]}**", top)

@@ -246,3 +246,26 @@ def test_posterior_mean_theta_uses_common_random_numbers():
     assert (encoder.infer_theta(x, samples=10, seed=8) - batch).abs().max() > 1e-4  # the seed picks the draws
     mu = encoder(x)[0]
     assert (batch - torch.softmax(mu, -1)).abs().max() > 1e-4  # the posterior mean, not softmax(mu)
+
+
+@pytest.mark.parametrize(("apply", "message"), [
+    ({"nowhere": {"trained_on": "bbc"}}, r"'apply.nowhere' = 'nowhere' is not in `corpora`"),
+    ({"bbc": {"trained_on": "elsewhere"}}, r"'apply.bbc.trained_on' = 'elsewhere' is not in `corpora`"),
+    ({"bbc": {"trained_on": "bbc", "runs": ["nmf/K3/seed0"]}}, r"'apply.bbc.runs\[0\]' = 'nmf/K3/seed0': 'nmf' is neither a model"),
+    ({"bbc": {"trained_on": "bbc", "runs": ["dsl/gpt9/default/K3/tau3/seed0"]}}, r"'gpt9' is not in `lms`"),
+    ({"bbc": {"trained_on": "bbc", "runs": ["dsl/K3/seed0"]}}, r"a run of dsl is <model>/<lm>/<prompt>/K<K>/tau<tau>/seed<seed>"),
+])
+def test_the_apply_section_names_known_corpora_and_runs(apply, message):
+    import yaml
+
+    from softtopic.config import ConfigError, validate_config
+
+    from conftest import REPO
+
+    config = yaml.safe_load((REPO / "config" / "test" / "config.yaml").read_text())
+    runs = ["dsl/smollm2/default/K3/tau3/seed0", "lda/K3/seed0"]
+    completed = validate_config({**config, "apply": {"bbc": {"trained_on": "bbc", "runs": runs}}},
+                                REPO / "config" / "schema.yaml", root=REPO)
+    assert completed["apply"]["bbc"]["runs"] == runs
+    with pytest.raises(ConfigError, match=message):
+        validate_config({**config, "apply": apply}, REPO / "config" / "schema.yaml", root=REPO)

@@ -216,7 +216,10 @@ def _check_apply(config: dict) -> set:
         for index, run in enumerate(spec["runs"]):
             parts = run.split("/")
             where = f"apply.{target}.runs[{index}]"
-            _check_models(config, where, parts[:1])
+            known = sorted(set(config["training"]) | set(config["variants"]))
+            if parts[0] not in known:
+                raise ConfigError(f"config key '{where}' = '{run}': '{parts[0]}' is neither a model nor a variant; "
+                                  f"known: {known}")
             if reads_lm_stage(config, parts[0]):
                 if len(parts) != 6:
                     raise ConfigError(f"config key '{where}' = '{run}': a run of {parts[0]} is "

@@ -4,8 +4,10 @@ theta inference, the one `fit` over `trainer.train_network`, and the two kinds o
 A model is a supervision (`BowSupervision` or `LMSupervision`: which documents, what the network reads,
 what it must reconstruct, with which loss) combined with a backbone (`NeuralTopicModel.build_network`).
 A backbone network takes a batch of inputs and the decoder temperature and returns
-``(prediction over V, penalty per document)``; it also gives ``infer_theta(inputs)`` and
-``topic_word()`` (K x |V|, rows summing to 1). The training loss is the batch sum of
+``(prediction over V, penalty per document)``; it also gives ``infer_theta(inputs, seed)`` (theta of
+each document independently of the others in the batch, deterministic for a seed) and ``topic_word()``
+(K x |V|, rows summing to 1); a network that needs statistics of the training inputs to infer theta
+keeps them in buffers set by ``fit_inference(inputs)``. The training loss is the batch sum of
 ``penalty + reconstruction(target, prediction)``.
 """
 
@@ -60,16 +62,23 @@ class GaussianEncoder(nn.Module):
         return torch.softmax(mu + torch.randn_like(mu) * torch.exp(0.5 * logvar), dim=-1)
 
     @torch.no_grad()
-    def infer_theta(self, x: torch.Tensor, samples: int, batch_size: int = 1024) -> torch.Tensor:
-        """theta for evaluation, in eval mode: the mean of `samples` posterior draws, or softmax(mu) if 0."""
+    def infer_theta(self, x: torch.Tensor, samples: int, seed: int = 0, batch_size: int = 1024) -> torch.Tensor:
+        """theta for evaluation and inference, in eval mode: softmax(mu) if `samples` is 0, else the mean of
+        `samples` posterior draws with common random numbers: the same `samples` standard-normal vectors,
+        drawn once from a generator seeded by `seed`, for every document. So a document's theta depends on
+        the document and the seed only (not on the batch, the call or the global RNG)."""
         self.eval()
+        noise = None
+        if samples > 0:
+            noise = torch.randn((samples, self.mu[0].out_features), generator=torch.Generator().manual_seed(seed))
         parts = []
         for start in range(0, len(x), batch_size):
             mu, logvar = self(x[start : start + batch_size])
-            if samples == 0:
+            if noise is None:
                 parts.append(torch.softmax(mu, dim=-1))
             else:
-                parts.append(torch.stack([self.sample(mu, logvar) for _ in range(samples)]).mean(0))
+                eps = noise.to(device=mu.device, dtype=mu.dtype)[:, None, :]
+                parts.append(torch.softmax(mu + eps * torch.exp(0.5 * logvar), dim=-1).mean(0))
         return torch.cat(parts)
 
 
@@ -144,6 +153,8 @@ class NeuralTopicModel(TopicModel):
                                          weight_decay=weight_decay, progress=progress, device=device)
         self.theta_samples = theta_samples
         self.network: nn.Module | None = None
+        self.seed = 0
+        self.input_dim = 0
         self._rows: np.ndarray | None = None
         self._theta: np.ndarray | None = None
 
@@ -172,6 +183,7 @@ class NeuralTopicModel(TopicModel):
         self._rows = self.rows(data)
         x = self.inputs(data, self._rows)
         target = self.targets(data, self._rows)
+        self.input_dim = x.shape[1]
         self.network = self.build_network(data, x.shape[1])
         for module in self.network.modules():  # input scaling from the training inputs, kept for inference
             if isinstance(module, InputStandardizer):
@@ -185,10 +197,56 @@ class NeuralTopicModel(TopicModel):
             return (penalty + self.reconstruction(batch_target, prediction)).sum()
 
         history = train_network(self.network, x, target, loss, settings, seed, desc=type(self).__name__)
-        torch.manual_seed(seed + 1)
-        device = next(self.network.parameters()).device  # where train_network put it (`device`)
-        self._theta = self.network.infer_theta(x.to(device)).cpu().numpy()
+        self.seed = seed
+        self._theta = self.infer(x, fit=True)
         return history
+
+    def infer(self, x: torch.Tensor, fit: bool = False) -> np.ndarray:
+        """theta of encoder inputs `x` by the one procedure that both the end of training and inference on
+        new documents use (softtopic.trained): eval mode, common random numbers seeded by the run's seed.
+        `fit` first lets the network keep what it needs from the training inputs (`fit_inference`)."""
+        device = next(self.network.parameters()).device  # where train_network put it (`device`)
+        x = x.to(device)
+        if fit and hasattr(self.network, "fit_inference"):
+            self.network.fit_inference(x)
+        return self.network.infer_theta(x, seed=self.seed).cpu().numpy()
+
+    # ---- saving and inference (softtopic.trained)
+    def transform_reads(self) -> frozenset[str]:
+        """The `TopicData` fields that theta of new documents needs: the encoder's input (and the BoW that
+        picks the documents a BoW-supervised model can read)."""
+        if "lm" in self.requires:
+            return frozenset({self.encoder_input})
+        return type(self).reads(vars(self)) - {"word_vectors"}
+
+    def transform(self, data: TopicData) -> np.ndarray:
+        """theta (documents x K) of every document of `data`; NaN rows for those a BoW-supervised model
+        cannot read (an empty BoW: it trains on non-empty ones)."""
+        theta = np.full((data.bow.shape[0], self.num_topics), np.nan, dtype=np.float32)
+        rows = data.nonempty_documents() if "bow" in self.requires else np.arange(data.bow.shape[0])
+        if len(rows):
+            theta[rows] = self.infer(self.inputs(data, rows))
+        return theta
+
+    def export(self) -> tuple[dict[str, torch.Tensor], dict]:
+        """The network's weights and buffers, and what rebuilding it needs (`restore`)."""
+        tensors = {name: value.detach().cpu().contiguous() for name, value in self.network.state_dict().items()}
+        return tensors, {"input_dim": int(self.input_dim), "seed": int(self.seed)}
+
+    def restore(self, tensors: dict[str, torch.Tensor], extra: dict, vocabulary: list[str]) -> None:
+        """Rebuild the network from `export`'s output (on the CPU, eval mode)."""
+        import scipy.sparse as sp
+
+        word_vectors = None
+        if "word_embeddings" in tensors:
+            word_vectors = np.zeros(tuple(tensors["word_embeddings"].shape), dtype=np.float32)
+        stub = TopicData(bow=sp.csr_matrix((0, len(vocabulary)), dtype=np.float32), vocabulary=vocabulary,
+                         word_vectors=word_vectors)
+        self.network = self.build_network(stub, extra["input_dim"])
+        self.network.load_state_dict(tensors, strict=True)
+        self.network.eval()
+        self.seed = extra["seed"]
+        self.input_dim = extra["input_dim"]
 
     def theta(self) -> np.ndarray:
         return self._theta

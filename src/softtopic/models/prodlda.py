@@ -55,10 +55,11 @@ class ProdLDANetwork(nn.Module):
         prediction = torch.softmax(self.beta_norm(theta @ self.beta) / tau, dim=-1)
         return prediction, gaussian_kl(mu, logvar, self.prior_var, self.prior_mean)
 
-    def infer_theta(self, x: torch.Tensor) -> torch.Tensor:
-        """theta for evaluation: the mean of `theta_samples` posterior draws, in eval mode."""
+    def infer_theta(self, x: torch.Tensor, seed: int = 0) -> torch.Tensor:
+        """theta for evaluation: the mean of `theta_samples` posterior draws (common random numbers seeded
+        by `seed`, `GaussianEncoder.infer_theta`), in eval mode."""
         self.eval()
-        return self.encoder.infer_theta(self.input_norm(x), self.theta_samples)
+        return self.encoder.infer_theta(self.input_norm(x), self.theta_samples, seed)
 
     def topic_word(self) -> torch.Tensor:
         return torch.softmax(self.beta.detach(), dim=-1)

@@ -85,6 +85,7 @@ class _FASTopicBackbone(NeuralTopicModel):
     """FASTopic under either supervision: full batch, 200 epochs, Adam lr 0.002."""
 
     theta_mode = "distance"
+    theta_in_blocks = False  # theta is normalised over (distance) or transported with (transport) all documents
 
     def __init__(self, num_topics: int, dt_alpha: float = 3.0, tw_alpha: float = 2.0, theta_temp: float = 1.0,
                  sinkhorn_max_iter: int = 1000, epochs: int = 200, batch_size: int | None = None, lr: float = 2e-3,

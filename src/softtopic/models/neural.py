@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 from abc import abstractmethod
+from functools import partial
 
 import numpy as np
 import torch
@@ -20,9 +21,12 @@ from torch import nn
 
 from softtopic.models.base import TopicData, TopicModel
 from softtopic.softlabel import soft_label
-from softtopic.trainer import TrainingSettings, train_network
+from softtopic.trainer import BatchRows, TrainingSettings, chunks, train_network
 
 EPS = 1e-9
+# Rows per block when a whole-corpus pass (input statistics, theta inference) reads the data in blocks: a
+# multiple of GaussianEncoder.infer_theta's batch, so blocks draw the same noise as one whole-corpus call.
+BLOCK_ROWS = 16384
 
 ACTIVATIONS = {"softplus": nn.Softplus, "relu": nn.ReLU, "tanh": nn.Tanh}
 
@@ -85,9 +89,18 @@ class InputStandardizer(nn.Module):
         self.register_buffer("std", torch.ones(input_dim))
 
     @torch.no_grad()
-    def fit_to(self, x: torch.Tensor) -> None:
-        self.mean.copy_(x.mean(0))
-        self.std.copy_(x.std(0, unbiased=False).clamp(min=self.eps))
+    def fit_to(self, x: torch.Tensor | BatchRows) -> None:
+        """Mean and sd of `x`'s rows: at once when they fit in one block, else in two passes over blocks
+        (float64 sums)."""
+        if len(x) <= BLOCK_ROWS:
+            x = x[np.arange(len(x))] if isinstance(x, BatchRows) else x
+            self.mean.copy_(x.mean(0))
+            self.std.copy_(x.std(0, unbiased=False).clamp(min=self.eps))
+            return
+        mean = sum(block.double().sum(0) for block in chunks(x, BLOCK_ROWS)) / len(x)
+        variance = sum(((block.double() - mean) ** 2).sum(0) for block in chunks(x, BLOCK_ROWS)) / len(x)
+        self.mean.copy_(mean)
+        self.std.copy_(variance.sqrt().clamp(min=self.eps))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.mean) / self.std
@@ -134,14 +147,15 @@ class NeuralTopicModel(TopicModel):
     """fit/theta/beta for every torch model; a supervision gives the data hooks, a backbone the network."""
 
     decoder_tau: float = 1.0  # the decoder's temperature; DSL-ProdLDA sets it to the target's
+    theta_in_blocks: bool = True  # theta of each document from its own row (FASTopic's needs the whole corpus)
 
     def __init__(self, num_topics: int, epochs: int = 100, batch_size: int | None = 64, lr: float = 2e-3,
                  betas: tuple[float, float] = (0.99, 0.99), weight_decay: float = 0.0, theta_samples: int = 10,
-                 device: str = "auto", progress: bool = False):
+                 device: str = "auto", progress: bool = False, steps: int | None = None):
         self.num_topics = num_topics
         # batch_size None trains on the whole corpus at once (full batch)
         self.settings = TrainingSettings(epochs=epochs, batch_size=batch_size or 0, lr=lr, betas=tuple(betas),
-                                         weight_decay=weight_decay, progress=progress, device=device)
+                                         weight_decay=weight_decay, progress=progress, device=device, steps=steps)
         self.theta_samples = theta_samples
         self.network: nn.Module | None = None
         self._rows: np.ndarray | None = None
@@ -170,15 +184,17 @@ class NeuralTopicModel(TopicModel):
     def fit(self, data: TopicData, seed: int) -> list[float]:
         torch.manual_seed(seed)
         self._rows = self.rows(data)
-        x = self.inputs(data, self._rows)
-        target = self.targets(data, self._rows)
-        self.network = self.build_network(data, x.shape[1])
+        # inputs and targets are built per batch from the (memory-mapped or sparse) data, never whole
+        x = BatchRows(partial(self.inputs, data), self._rows)
+        target = BatchRows(partial(self.targets, data), self._rows)
+        self.network = self.build_network(data, x[np.arange(1)].shape[1])
         for module in self.network.modules():  # input scaling from the training inputs, kept for inference
             if isinstance(module, InputStandardizer):
                 module.fit_to(x)
         settings = self.settings
-        if settings.batch_size <= 0:
+        if settings.batch_size <= 0:  # full batch: the whole corpus is one batch anyway, built once
             settings = dataclasses.replace(settings, batch_size=len(x))
+            x, target = (rows[np.arange(len(rows))] for rows in (x, target))
 
         def loss(batch_x: torch.Tensor, batch_target: torch.Tensor) -> torch.Tensor:
             prediction, penalty = self.network(batch_x, self.decoder_tau)
@@ -187,7 +203,11 @@ class NeuralTopicModel(TopicModel):
         history = train_network(self.network, x, target, loss, settings, seed, desc=type(self).__name__)
         torch.manual_seed(seed + 1)
         device = next(self.network.parameters()).device  # where train_network put it (`device`)
-        self._theta = self.network.infer_theta(x.to(device)).cpu().numpy()
+        x = x.to(device)
+        if isinstance(x, BatchRows) and not self.theta_in_blocks:
+            x = x[np.arange(len(x))]
+        self._theta = np.concatenate([self.network.infer_theta(block).cpu().numpy()
+                                      for block in chunks(x, BLOCK_ROWS if self.theta_in_blocks else len(x))])
         return history
 
     def theta(self) -> np.ndarray:

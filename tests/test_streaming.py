@@ -178,3 +178,40 @@ def test_gathering_lm_parts_into_files_equals_gathering_in_memory(tmp_path):
     np.testing.assert_array_equal(np.load(tmp_path / "logits.npy"), logits)
     np.testing.assert_array_equal(np.load(tmp_path / "hidden.npy"), hidden)
     assert isinstance(mapped_logits, np.memmap) and mapped_meta == meta and logits.shape == (50, 7)
+
+
+def test_the_retrieval_table_says_which_figures_are_sampled():
+    from softtopic.tables import retrieval_sampling_note
+
+    runs = pd.DataFrame({"corpus": ["big", "big", "small"], "retrieval_mode": ["sampled", "sampled", "exact"],
+                         "retrieval_queries": [2000, 2000, 300], "p@1_se": [0.01, 0.012, 0.0], "p@5_se": [0.009, 0.008, 0.0]})
+    references = pd.DataFrame({"corpus": ["big"], "retrieval_mode": ["sampled"], "retrieval_queries": [2000],
+                               "p@1_se": [0.02], "p@5_se": [0.01]})
+    note = retrieval_sampling_note([runs, references])
+    assert note.startswith("P@k big: sampled, 2,000 queries against all documents (largest standard error 0.0200)")
+    assert "small: exact" in note
+    assert retrieval_sampling_note([pd.DataFrame({"corpus": ["old"], "p@1": [0.5]})]) == ""  # tables before sampling
+
+
+def resident_file_mib() -> float:
+    """File-backed pages resident in this process (memory maps), from /proc/self/status."""
+    line = next(line for line in open("/proc/self/status") if line.startswith("RssFile:"))
+    return int(line.split()[1]) / 1024
+
+
+def test_rows_read_from_a_memory_map_do_not_stay_in_the_process(tmp_path):
+    from softtopic.rows import take
+
+    np.save(tmp_path / "logits.npy", np.ones((8192, 2048), dtype=np.float32))  # 64 MiB
+    blocks = [np.arange(start, start + 256) for start in range(0, 8192, 256)]
+    mapped = np.load(tmp_path / "logits.npy", mmap_mode="r")
+    before = resident_file_mib()
+    total = sum(float(take(mapped, rows).sum()) for rows in blocks)
+    assert total == 8192 * 2048 and resident_file_mib() - before < 8
+    plain = np.load(tmp_path / "logits.npy", mmap_mode="r")
+    before = resident_file_mib()
+    total = sum(float(plain[rows].sum()) for rows in blocks)
+    assert resident_file_mib() - before > 48  # what reading a memory map costs without releasing its pages
+    np.testing.assert_array_equal(take(mapped, blocks[3]), np.asarray(plain)[blocks[3]])
+    bow = sp.random(10, 5, density=0.5, format="csr", random_state=0)
+    assert (take(bow, [1, 3]) != bow[[1, 3]]).nnz == 0

@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from softtopic.rows import take
+
 CLAMP = 1e-12  # probabilities are clamped here before the logarithm (a zero in theta_d)
 CELLS = 1 << 24  # query x document distances held at once by the sampled path (128 MiB of float64)
 
@@ -215,5 +217,5 @@ class _Rows:
     def __getitem__(self, index):
         rows = self.keep[index]
         if isinstance(index, slice) and len(rows) and rows[-1] - rows[0] == len(rows) - 1:
-            return self.matrix[rows[0] : rows[-1] + 1]  # a contiguous run: a plain slice of a memory map
-        return self.matrix[rows]
+            return take(self.matrix, slice(rows[0], rows[-1] + 1))  # a contiguous run: a plain slice of a memory map
+        return take(self.matrix, rows)

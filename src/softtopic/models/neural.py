@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from softtopic.models.base import TopicData, TopicModel
+from softtopic.rows import take
 from softtopic.softlabel import soft_label
 from softtopic.trainer import BatchRows, TrainingSettings, chunks, train_network
 
@@ -287,10 +288,10 @@ class LMSupervision:
         return np.arange(data.bow.shape[0])  # DSL keeps every document: it needs no BoW
 
     def inputs(self, data: TopicData, rows: np.ndarray) -> torch.Tensor:
-        return torch.as_tensor(getattr(data, self.encoder_input)[rows], dtype=torch.float32)
+        return torch.as_tensor(take(getattr(data, self.encoder_input), rows), dtype=torch.float32)
 
     def targets(self, data: TopicData, rows: np.ndarray) -> torch.Tensor:
-        scores = data.bow[rows].toarray() if self.target == "bow" else data.logits[rows]
+        scores = data.bow[rows].toarray() if self.target == "bow" else take(data.logits, rows)
         return soft_label(scores, self.tau, top_k=self.target_top_k, top_p=self.target_top_p)
 
     def reconstruction(self, target: torch.Tensor, prediction: torch.Tensor) -> torch.Tensor:

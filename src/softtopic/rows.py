@@ -1,0 +1,31 @@
+"""Rows of a possibly memory-mapped array, read without the mapping's pages staying in the process.
+
+Pages of a memory map count in a process's resident set (what Snakemake's benchmark reports as max_rss)
+once read, until the kernel needs them back. A job that reads every row of a 8 GB logits file, batch by
+batch, would so show 8 GB of RSS although it never holds more than a batch. `take` copies the rows out
+and then drops the mapping's pages from this process (madvise MADV_DONTNEED: they stay in the page
+cache, and the next read maps them again), so RSS stays at what the job really holds.
+"""
+
+from __future__ import annotations
+
+import mmap
+
+import numpy as np
+
+
+def take(array: np.ndarray, rows) -> np.ndarray:
+    """`array[rows]` as an array of its own; for a read-only memory map, its pages are then released.
+    Anything else that is not a numpy array (a sparse matrix) is indexed as it is."""
+    if not isinstance(array, np.ndarray):
+        return array[rows]
+    taken = np.array(array[rows])
+    release(array)
+    return taken
+
+
+def release(array: np.ndarray) -> None:
+    """Drop the pages of `array`'s memory map (if it is one, read-only) from this process's resident set."""
+    mapping = getattr(array, "_mmap", None)
+    if isinstance(array, np.memmap) and mapping is not None and not array.flags.writeable and hasattr(mapping, "madvise"):
+        mapping.madvise(mmap.MADV_DONTNEED)

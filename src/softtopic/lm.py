@@ -26,6 +26,7 @@ import torch
 from tqdm import tqdm
 
 from softtopic.chain import ChainHead, ChainPlan, naive_chain_scores, word_boundary_tokens
+from softtopic.rows import release
 from softtopic.sources import classify_source, packaged_gguf, path_reason
 
 log = logging.getLogger(__name__)
@@ -560,9 +561,8 @@ def gather_parts(paths: Sequence[str | Path], logits_path: str | Path | None = N
         logits[part["documents"]] = part_logits
         hidden[part["documents"]] = part_hidden
         del part_logits, part_hidden
-    if logits_path is not None:
-        logits.flush()
-        hidden.flush()
+        release(logits)  # written pages leave this process (flushed to the file first)
+        release(hidden)
     metas = [json.loads(str(part["meta"])) for part in loaded]
     meta = {**metas[0], "extraction": combine_extraction_stats([m["extraction"] for m in metas])}
     return logits, hidden, meta

@@ -25,7 +25,11 @@ def take(array: np.ndarray, rows) -> np.ndarray:
 
 
 def release(array: np.ndarray) -> None:
-    """Drop the pages of `array`'s memory map (if it is one, read-only) from this process's resident set."""
+    """Drop the pages of `array`'s memory map (if it is one) from this process's resident set; a writable
+    map is flushed to its file first (its pages, shared with the page cache, keep what was written)."""
     mapping = getattr(array, "_mmap", None)
-    if isinstance(array, np.memmap) and mapping is not None and not array.flags.writeable and hasattr(mapping, "madvise"):
-        mapping.madvise(mmap.MADV_DONTNEED)
+    if not isinstance(array, np.memmap) or mapping is None or not hasattr(mapping, "madvise"):
+        return
+    if array.flags.writeable:
+        array.flush()
+    mapping.madvise(mmap.MADV_DONTNEED)

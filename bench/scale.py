@@ -210,6 +210,27 @@ def report(results: dict[int, pd.DataFrame], metrics: dict[int, pd.DataFrame]) -
     return text
 
 
+PER_LM_JOB = {"LM stage (lm_outputs)", "gather LM outputs"}  # memory follows documents per LM job (one part)
+
+
+def extrapolate(results: dict[int, pd.DataFrame], target: int) -> str:
+    """EXTRAPOLATED, not measured: each stage's seconds and peak RSS at `target` documents, linear in the
+    documents from the two largest measured sizes (RSS of the LM jobs and of gathering at the documents
+    per LM job that `lm_jobs` gives). For RSS an upper bound where a stage's buffers are capped by
+    construction (theta and statistics in blocks of 16,384 rows, retrieval distances at 2^24 cells)."""
+    (n1, t1), (n2, t2) = sorted(results.items())[-2:]
+    lines = [f"EXTRAPOLATED to {target:,} documents (linear in documents from {n1:,} and {n2:,}; not measured; "
+             "RSS an upper bound where buffers are capped):",
+             "| stage | seconds | peak RSS MiB |", "|---|---|---|"]
+    for stage in [s for s in dict.fromkeys(STAGES.values()) if s in t1.index and s in t2.index]:
+        def line(key, n):
+            a, b = t1.loc[stage, key], t2.loc[stage, key]
+            return b + max(0.0, b - a) * (n - n2) / (n2 - n1)  # a stage that did not grow stays flat
+        rss_documents = min(target, DOCUMENTS_PER_LM_JOB) if stage in PER_LM_JOB else target
+        lines.append(f"| {stage} | {line('seconds', target):,.0f} | {line('max_rss', rss_documents):,.0f} |")
+    return "\n".join(lines)
+
+
 def slurm_plan(config: Path, run_dir: Path) -> str:
     """Time `snakemake -n --profile profiles/slurm` (a plan only; nothing is submitted)."""
     command = snakemake_command(config, "-n", "--profile", str(REPO / "profiles" / "slurm"))
@@ -244,6 +265,7 @@ def main() -> None:
     parser.add_argument("--lm-heads", type=int, default=4)
     parser.add_argument("--lm-kv-heads", type=int, default=2)
     parser.add_argument("--slurm-plan", type=int, nargs="*", default=[], help="sizes to plan (-n) with profiles/slurm")
+    parser.add_argument("--extrapolate", type=int, default=1_000_000, help="documents to extrapolate to (0: none)")
     parser.add_argument("--skip-run", action="store_true", help="only print the tables of earlier runs")
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
@@ -261,6 +283,8 @@ def main() -> None:
             metrics[n] = pd.read_csv(run_dir / "reports/scale/metrics.csv")
     if results:
         print(report(results, metrics))
+    if len(results) >= 2 and args.extrapolate:
+        print("\n" + extrapolate(results, args.extrapolate))
     for n in args.slurm_plan:
         run_dir = args.workdir / f"n{n}"
         print(f"\n{n:,} documents, " + slurm_plan(prepare(run_dir, n, lm_dir, args), run_dir))

@@ -181,6 +181,24 @@ def exponent(small: float, large: float, n_small: int, n_large: int) -> float:
     return math.log(max(large, 1e-3) / max(small, 1e-3)) / math.log(n_large / n_small)
 
 
+def wide_table(results: dict[int, pd.DataFrame]) -> pd.DataFrame:
+    """One row per stage: seconds_<n>, max_rss_<n> per size, and the exponents between consecutive sizes."""
+    sizes = sorted(results)
+    present = {s for n in sizes for s in results[n].index}
+    rows = []
+    for stage in [s for s in dict.fromkeys(STAGES.values()) if s in present]:
+        row = {"stage": stage}
+        for n in sizes:
+            if stage in results[n].index:
+                row |= {f"seconds_{n}": results[n].loc[stage, "seconds"], f"max_rss_{n}": results[n].loc[stage, "max_rss"]}
+        for a, b in zip(sizes, sizes[1:]):
+            if stage in results[a].index and stage in results[b].index:
+                for key in ("seconds", "max_rss"):
+                    row[f"exponent_{key}_{a}_{b}"] = exponent(results[a].loc[stage, key], results[b].loc[stage, key], a, b)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def report(results: dict[int, pd.DataFrame], metrics: dict[int, pd.DataFrame]) -> str:
     sizes = sorted(results)
     present = {s for n in sizes for s in results[n].index}
@@ -213,22 +231,21 @@ def report(results: dict[int, pd.DataFrame], metrics: dict[int, pd.DataFrame]) -
 PER_LM_JOB = {"LM stage (lm_outputs)", "gather LM outputs"}  # memory follows documents per LM job (one part)
 
 
-def extrapolate(results: dict[int, pd.DataFrame], target: int) -> str:
+def extrapolate(results: dict[int, pd.DataFrame], target: int) -> pd.DataFrame:
     """EXTRAPOLATED, not measured: each stage's seconds and peak RSS at `target` documents, linear in the
     documents from the two largest measured sizes (RSS of the LM jobs and of gathering at the documents
     per LM job that `lm_jobs` gives). For RSS an upper bound where a stage's buffers are capped by
     construction (theta and statistics in blocks of 16,384 rows, retrieval distances at 2^24 cells)."""
     (n1, t1), (n2, t2) = sorted(results.items())[-2:]
-    lines = [f"EXTRAPOLATED to {target:,} documents (linear in documents from {n1:,} and {n2:,}; not measured; "
-             "RSS an upper bound where buffers are capped):",
-             "| stage | seconds | peak RSS MiB |", "|---|---|---|"]
+    rows = []
     for stage in [s for s in dict.fromkeys(STAGES.values()) if s in t1.index and s in t2.index]:
         def line(key, n):
             a, b = t1.loc[stage, key], t2.loc[stage, key]
             return b + max(0.0, b - a) * (n - n2) / (n2 - n1)  # a stage that did not grow stays flat
         rss_documents = min(target, DOCUMENTS_PER_LM_JOB) if stage in PER_LM_JOB else target
-        lines.append(f"| {stage} | {line('seconds', target):,.0f} | {line('max_rss', rss_documents):,.0f} |")
-    return "\n".join(lines)
+        rows.append({"stage": stage, "documents": target, "seconds": line("seconds", target),
+                     "max_rss": line("max_rss", rss_documents)})
+    return pd.DataFrame(rows)
 
 
 def slurm_plan(config: Path, run_dir: Path) -> str:
@@ -266,6 +283,8 @@ def main() -> None:
     parser.add_argument("--lm-kv-heads", type=int, default=2)
     parser.add_argument("--slurm-plan", type=int, nargs="*", default=[], help="sizes to plan (-n) with profiles/slurm")
     parser.add_argument("--extrapolate", type=int, default=1_000_000, help="documents to extrapolate to (0: none)")
+    parser.add_argument("--csv", type=Path, default=REPO / "reports" / "scale" / "stages.csv",
+                        help="write the stage table here (and <stem>-extrapolated.csv); docs/scale.md renders them")
     parser.add_argument("--skip-run", action="store_true", help="only print the tables of earlier runs")
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
@@ -283,8 +302,15 @@ def main() -> None:
             metrics[n] = pd.read_csv(run_dir / "reports/scale/metrics.csv")
     if results:
         print(report(results, metrics))
+    if results and args.csv:
+        args.csv.parent.mkdir(parents=True, exist_ok=True)
+        wide_table(results).to_csv(args.csv, index=False, float_format="%.2f")
     if len(results) >= 2 and args.extrapolate:
-        print("\n" + extrapolate(results, args.extrapolate))
+        table = extrapolate(results, args.extrapolate)
+        print(f"\nEXTRAPOLATED to {args.extrapolate:,} documents (linear in documents from the two largest sizes; "
+              f"not measured; RSS an upper bound where buffers are capped):\n{table.to_string(index=False)}")
+        if args.csv:
+            table.to_csv(args.csv.with_name(args.csv.stem + "-extrapolated.csv"), index=False, float_format="%.0f")
     for n in args.slurm_plan:
         run_dir = args.workdir / f"n{n}"
         print(f"\n{n:,} documents, " + slurm_plan(prepare(run_dir, n, lm_dir, args), run_dir))

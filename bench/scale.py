@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import subprocess
 import sys
 import time
@@ -249,17 +250,19 @@ def extrapolate(results: dict[int, pd.DataFrame], target: int) -> pd.DataFrame:
 
 
 def slurm_plan(config: Path, run_dir: Path) -> str:
-    """Time `snakemake -n --profile profiles/slurm` (a plan only; nothing is submitted)."""
+    """Time `snakemake -n --profile profiles/slurm` (a plan only; nothing is submitted): wall seconds, CPU
+    seconds of the process, and Snakemake's job counts."""
     command = snakemake_command(config, "-n", "--profile", str(REPO / "profiles" / "slurm"))
+    before = os.times()
     start = time.perf_counter()
     result = subprocess.run(command, cwd=run_dir, capture_output=True, text=True)
     seconds = time.perf_counter() - start
+    after = os.times()
+    cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
     if result.returncode != 0:
         return f"slurm dry run failed ({seconds:.1f} s):\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
-    jobs = [line for line in result.stdout.splitlines() if line.strip().startswith("total")]
-    return f"slurm dry run: {seconds:.1f} s wall; {jobs[0].strip() if jobs else ''}\n" + "\n".join(
-        line for line in result.stdout.splitlines() if line.strip() and line.split()[0] in {"job", "count"} or
-        line[:1].isalpha() and line.split()[-1:] and line.split()[-1].isdigit())
+    counts = result.stdout[result.stdout.find("job "):].split("\n\n")[0]
+    return f"slurm dry run: {seconds:.1f} s wall, {cpu:.1f} s CPU\n{counts}"
 
 
 def main() -> None:

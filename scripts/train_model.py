@@ -19,12 +19,13 @@ from softtopic.workflow import run_identity, script_logging
 
 def load_topic_data(inputs) -> TopicData:
     """The BoW and vocabulary, and whichever of logits, hidden states, document embeddings and word vectors
-    the job's inputs name (what the model reads with its settings)."""
+    the job's inputs name (what the model reads with its settings). The arrays are memory-mapped: a model
+    reads the rows of each batch, so memory does not grow with documents x |V| (or x d)."""
     data = TopicData(bow=sp.load_npz(inputs.bow).tocsr(), vocabulary=Path(inputs.vocabulary).read_text().split())
     for field in ("logits", "hidden", "embeddings", "word_vectors"):
         path = getattr(inputs, field, None)
         if path:
-            setattr(data, field, np.load(path))
+            setattr(data, field, np.load(path, mmap_mode="r"))
     return data
 
 

@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 from softtopic.chain import ChainHead, ChainPlan, naive_chain_scores, word_boundary_tokens
 from softtopic.lm_forward import apply_softcap, left_padded_positions, logit_softcap
+from softtopic.rows import release
 from softtopic.sources import classify_source, packaged_gguf, path_reason
 
 log = logging.getLogger(__name__)
@@ -518,12 +519,16 @@ def combine_extraction_stats(parts: Sequence[dict]) -> dict:
     return {**total.as_dict(), "jobs": len(parts)}
 
 
-def gather_parts(paths: Sequence[str | Path]) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Join the part files of one corpus's LM jobs: (logits, hidden, meta) in document order."""
+def gather_parts(paths: Sequence[str | Path], logits_path: str | Path | None = None,
+                 hidden_path: str | Path | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Join the part files of one corpus's LM jobs: (logits, hidden, meta) in document order.
+
+    With `logits_path` and `hidden_path` the arrays are written there as .npy files, one part at a time
+    (memory holds one part, not the corpus), and returned memory-mapped."""
     loaded = []
     for path in paths:
         with np.load(path) as part:
-            loaded.append({key: part[key] for key in part.files})
+            loaded.append({key: part[key] for key in part.files if key not in ("logits", "hidden")} | {"path": path})
     total = {int(part["total_documents"]) for part in loaded}
     if len(total) != 1:
         raise ValueError(f"LM part files {list(map(str, paths))} were made for corpora of different sizes {total}")
@@ -536,11 +541,22 @@ def gather_parts(paths: Sequence[str | Path]) -> tuple[np.ndarray, np.ndarray, d
             f"LM part files {list(map(str, paths))} do not cover each of the {total} documents exactly once "
             f"({int((covered == 0).sum())} missing, {int((covered > 1).sum())} repeated); delete them and rerun"
         )
-    logits = np.empty((total, loaded[0]["logits"].shape[1]), dtype=np.float32)
-    hidden = np.empty((total, loaded[0]["hidden"].shape[1]), dtype=np.float32)
+    logits = hidden = None
     for part in loaded:
-        logits[part["documents"]] = part["logits"]
-        hidden[part["documents"]] = part["hidden"]
+        with np.load(part["path"]) as arrays:
+            part_logits, part_hidden = arrays["logits"], arrays["hidden"]
+        if logits is None:
+            shapes = (total, part_logits.shape[1]), (total, part_hidden.shape[1])
+            if logits_path is None:
+                logits, hidden = (np.empty(shape, dtype=np.float32) for shape in shapes)
+            else:
+                logits, hidden = (np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=shape)
+                                  for path, shape in zip((logits_path, hidden_path), shapes))
+        logits[part["documents"]] = part_logits
+        hidden[part["documents"]] = part_hidden
+        del part_logits, part_hidden
+        release(logits)  # written pages leave this process (flushed to the file first)
+        release(hidden)
     metas = [json.loads(str(part["meta"])) for part in loaded]
     meta = {**metas[0], "extraction": combine_extraction_stats([m["extraction"] for m in metas])}
     return logits, hidden, meta

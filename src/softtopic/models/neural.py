@@ -15,16 +15,21 @@ from __future__ import annotations
 
 import dataclasses
 from abc import abstractmethod
+from functools import partial
 
 import numpy as np
 import torch
 from torch import nn
 
 from softtopic.models.base import TopicData, TopicModel
+from softtopic.rows import take
 from softtopic.softlabel import soft_label
-from softtopic.trainer import TrainingSettings, train_network
+from softtopic.trainer import BatchRows, TrainingSettings, chunks, train_network
 
 EPS = 1e-9
+# Rows per block when a whole-corpus pass (input statistics, theta inference) reads the data in blocks: a
+# multiple of GaussianEncoder.infer_theta's batch, so blocks draw the same noise as one whole-corpus call.
+BLOCK_ROWS = 16384
 
 ACTIVATIONS = {"softplus": nn.Softplus, "relu": nn.ReLU, "tanh": nn.Tanh}
 
@@ -94,9 +99,18 @@ class InputStandardizer(nn.Module):
         self.register_buffer("std", torch.ones(input_dim))
 
     @torch.no_grad()
-    def fit_to(self, x: torch.Tensor) -> None:
-        self.mean.copy_(x.mean(0))
-        self.std.copy_(x.std(0, unbiased=False).clamp(min=self.eps))
+    def fit_to(self, x: torch.Tensor | BatchRows) -> None:
+        """Mean and sd of `x`'s rows: at once when they fit in one block, else in two passes over blocks
+        (float64 sums)."""
+        if len(x) <= BLOCK_ROWS:
+            x = x[np.arange(len(x))] if isinstance(x, BatchRows) else x
+            self.mean.copy_(x.mean(0))
+            self.std.copy_(x.std(0, unbiased=False).clamp(min=self.eps))
+            return
+        mean = sum(block.double().sum(0) for block in chunks(x, BLOCK_ROWS)) / len(x)
+        variance = sum(((block.double() - mean) ** 2).sum(0) for block in chunks(x, BLOCK_ROWS)) / len(x)
+        self.mean.copy_(mean)
+        self.std.copy_(variance.sqrt().clamp(min=self.eps))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.mean) / self.std
@@ -146,11 +160,11 @@ class NeuralTopicModel(TopicModel):
 
     def __init__(self, num_topics: int, epochs: int = 100, batch_size: int | None = 64, lr: float = 2e-3,
                  betas: tuple[float, float] = (0.99, 0.99), weight_decay: float = 0.0, theta_samples: int = 10,
-                 device: str = "auto", progress: bool = False):
+                 device: str = "auto", progress: bool = False, steps: int | None = None):
         self.num_topics = num_topics
         # batch_size None trains on the whole corpus at once (full batch)
         self.settings = TrainingSettings(epochs=epochs, batch_size=batch_size or 0, lr=lr, betas=tuple(betas),
-                                         weight_decay=weight_decay, progress=progress, device=device)
+                                         weight_decay=weight_decay, progress=progress, device=device, steps=steps)
         self.theta_samples = theta_samples
         self.network: nn.Module | None = None
         self.seed = 0
@@ -181,16 +195,18 @@ class NeuralTopicModel(TopicModel):
     def fit(self, data: TopicData, seed: int) -> list[float]:
         torch.manual_seed(seed)
         self._rows = self.rows(data)
-        x = self.inputs(data, self._rows)
-        target = self.targets(data, self._rows)
-        self.input_dim = x.shape[1]
-        self.network = self.build_network(data, x.shape[1])
+        # inputs and targets are built per batch from the (memory-mapped or sparse) data, never whole
+        x = BatchRows(partial(self.inputs, data), self._rows)
+        target = BatchRows(partial(self.targets, data), self._rows)
+        self.input_dim = x[np.arange(1)].shape[1]
+        self.network = self.build_network(data, self.input_dim)
         for module in self.network.modules():  # input scaling from the training inputs, kept for inference
             if isinstance(module, InputStandardizer):
                 module.fit_to(x)
         settings = self.settings
-        if settings.batch_size <= 0:
+        if settings.batch_size <= 0:  # full batch: the whole corpus is one batch anyway, built once
             settings = dataclasses.replace(settings, batch_size=len(x))
+            x, target = (rows[np.arange(len(rows))] for rows in (x, target))
 
         def loss(batch_x: torch.Tensor, batch_target: torch.Tensor) -> torch.Tensor:
             prediction, penalty = self.network(batch_x, self.decoder_tau)
@@ -207,9 +223,11 @@ class NeuralTopicModel(TopicModel):
         `fit` first lets the network keep what it needs from the training inputs (`fit_inference`)."""
         device = next(self.network.parameters()).device  # where train_network put it (`device`)
         x = x.to(device)
-        if fit and hasattr(self.network, "fit_inference"):
-            self.network.fit_inference(x)
-        return self.network.infer_theta(x, seed=self.seed).cpu().numpy()
+        if fit and hasattr(self.network, "fit_inference"):  # FASTopic: what theta needs from all documents
+            self.network.fit_inference(x[np.arange(len(x))] if isinstance(x, BatchRows) else x)
+        # each document's theta is its own (common random numbers), so blocks give one pass's result
+        return np.concatenate([self.network.infer_theta(block, seed=self.seed).cpu().numpy()
+                               for block in chunks(x, BLOCK_ROWS)])
 
     # ---- saving and inference (softtopic.trained)
     def transform_reads(self) -> frozenset[str]:
@@ -325,10 +343,10 @@ class LMSupervision:
         return np.arange(data.bow.shape[0])  # DSL keeps every document: it needs no BoW
 
     def inputs(self, data: TopicData, rows: np.ndarray) -> torch.Tensor:
-        return torch.as_tensor(getattr(data, self.encoder_input)[rows], dtype=torch.float32)
+        return torch.as_tensor(take(getattr(data, self.encoder_input), rows), dtype=torch.float32)
 
     def targets(self, data: TopicData, rows: np.ndarray) -> torch.Tensor:
-        scores = data.bow[rows].toarray() if self.target == "bow" else data.logits[rows]
+        scores = data.bow[rows].toarray() if self.target == "bow" else take(data.logits, rows)
         return soft_label(scores, self.tau, top_k=self.target_top_k, top_p=self.target_top_p)
 
     def reconstruction(self, target: torch.Tensor, prediction: torch.Tensor) -> torch.Tensor:

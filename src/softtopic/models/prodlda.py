@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from softtopic.models.base import TopicData
+from softtopic.rows import take
 from softtopic.models.neural import (BowSupervision, GaussianEncoder, InputStandardizer, LMSupervision,
                                      NeuralTopicModel, gaussian_kl, norm_layer, required_array)
 
@@ -99,7 +100,7 @@ class ProdLDA(BowSupervision, _ProdLDABackbone):
 def document_embeddings(model: object, data: TopicData, rows) -> torch.Tensor:
     """The sentence-encoder embeddings of `rows` (the contextual models' encoder input)."""
     embeddings = required_array(data, "embeddings", type(model).__name__, "the sentence-encoder document embeddings")
-    return torch.as_tensor(embeddings[rows])
+    return torch.as_tensor(take(embeddings, rows))
 
 
 class ZeroShotTM(ProdLDA):

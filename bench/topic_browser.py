@@ -1,0 +1,108 @@
+"""Benchmark: the topic browser's file size and open time in headless Chromium on a 20,000-document corpus.
+
+The page is built by the workflow's own code (softtopic.topics, softtopic.browser) for the default grid's
+shape: 24 runs, 12 at K=10 and 12 at K=20, over the 20,000 StackOverflow titles (20 gold labels) or BBC
+articles repeated. theta and beta are drawn (seeded) from Dirichlet distributions, so the page holds as
+much as a real run's would. It is opened `--repeats` times in a fresh headless Chromium; printed per
+open: the seconds from the navigation request to the load event, and the page's own ready time
+(performance.now() when the first run is drawn, i.e. from navigation start); then the time to switch runs
+and to filter by a gold label.
+
+    .venv/bin/python bench/topic_browser.py                      # ../shared/datasets/stackoverflow.tsv
+    .venv/bin/python bench/topic_browser.py --bbc-copies 9 --documents 20000
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from softtopic.browser import page_documents, render_page, run_data
+from softtopic.headless import Chromium
+from softtopic.output import ModelOutput
+from softtopic.sources import bbc_records
+from softtopic.topics import labelled, summarise
+
+
+def load_corpus(args) -> pd.DataFrame:
+    if args.bbc_copies:
+        records = [r for r in bbc_records()] * args.bbc_copies
+        table = pd.DataFrame({"text": [r["text"] for r in records], "label": [r["label"] for r in records]})
+    else:
+        table = pd.read_csv(args.texts, sep="\t", dtype=str, keep_default_na=False)
+    table = table.iloc[: args.documents].reset_index(drop=True)
+    return pd.DataFrame({"doc_id": [f"doc{i}" for i in range(len(table))], "text": table["text"],
+                         "label": table["label"], "source_row": range(len(table))})
+
+
+def build(args, documents: pd.DataFrame) -> str:
+    rng = np.random.default_rng(0)
+    vocabulary = [f"word{i}" for i in range(args.vocabulary)]
+    rows = np.arange(len(documents))
+    position = {int(r): i for i, r in enumerate(rows)}
+    docs, gold = page_documents(documents, rows, args.text_chars)
+    runs = []
+    for index, k in enumerate([10] * (args.runs // 2) + [20] * (args.runs - args.runs // 2)):
+        output = ModelOutput(theta=rng.dirichlet(np.full(k, 0.2), size=len(documents)),
+                             beta=rng.dirichlet(np.full(len(vocabulary), 0.05), size=k), doc_index=rows,
+                             vocabulary=vocabulary, config={"model": "bench", "num_topics": k, "seed": index})
+        coherence = {"per_topic": {"c_v": rng.uniform(0.3, 0.7, k).tolist(), "c_npmi": rng.uniform(-0.1, 0.2, k).tolist()}}
+        topics = labelled(summarise(output, documents, coherence),
+                          {"labeller": "bench", "labels": [f"topic label {j} words" for j in range(k)]})
+        runs.append(run_data(f"bench/K{k}/seed{index}", output, topics, position, args.entries, "bench"))
+    return render_page("bench", docs, gold, runs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--texts", default="../shared/datasets/stackoverflow.tsv", help="TSV with text and label columns")
+    parser.add_argument("--bbc-copies", type=int, default=0, help="use the BBC articles this many times instead")
+    parser.add_argument("--documents", type=int, default=20000)
+    parser.add_argument("--runs", type=int, default=24)
+    parser.add_argument("--vocabulary", type=int, default=2000)
+    parser.add_argument("--text-chars", type=int, default=160)
+    parser.add_argument("--entries", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+
+    documents = load_corpus(args)
+    started = time.perf_counter()
+    html = build(args, documents)
+    built = time.perf_counter() - started
+    with tempfile.TemporaryDirectory() as folder:
+        page = Path(folder) / "topic_browser.html"
+        page.write_text(html, encoding="utf-8")
+        size = page.stat().st_size
+        print(f"{len(documents):,} documents, {args.runs} runs, {args.entries} theta entries per document, "
+              f"texts cut at {args.text_chars} characters")
+        print(f"file size: {size / 1e6:.2f} MB ({size:,} bytes); built in {built:.1f} s")
+        loads, readies = [], []
+        with Chromium() as browser:
+            for repeat in range(args.repeats):
+                load = browser.open(page)
+                ready = browser.evaluate("window.topicBrowserReady") / 1000
+                loads.append(load)
+                readies.append(ready)
+                print(f"open {repeat + 1}: load event {load:.2f} s after the request; page ready at {ready:.2f} s "
+                      f"(performance.now); errors: {len(browser.errors)}")
+            switch = browser.evaluate(
+                "(() => { const t = performance.now(); const s = document.getElementById('run');"
+                " s.value = String(s.options.length - 1); s.dispatchEvent(new Event('change'));"
+                " return performance.now() - t; })()")
+            gold = browser.evaluate(
+                "(() => { const t = performance.now(); const g = document.getElementById('gold');"
+                " g.value = '0'; g.dispatchEvent(new Event('change')); return performance.now() - t; })()")
+            print(f"switching to the last run (first decode of its theta): {switch:.0f} ms; "
+                  f"filtering by a gold label: {gold:.0f} ms; errors: {len(browser.errors)}")
+        print(f"median: load event {statistics.median(loads):.2f} s, page ready {statistics.median(readies):.2f} s "
+              f"(target < 2 s); size {size / 1e6:.2f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -10,11 +10,14 @@ and to filter by a gold label.
 
     .venv/bin/python bench/topic_browser.py                      # ../shared/datasets/stackoverflow.tsv
     .venv/bin/python bench/topic_browser.py --bbc-copies 9 --documents 20000
+    .venv/bin/python bench/topic_browser.py --page reports/bbc/topic_browser.html --screenshot docs/browser.png \
+        --run 0 --topic 3 --query election                        # a real page; the README's screenshot
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import tempfile
 import time
@@ -59,6 +62,19 @@ def build(args, documents: pd.DataFrame) -> str:
     return render_page("bench", docs, gold, runs)
 
 
+def screenshot(browser: Chromium, page: Path, args) -> None:
+    """The page freshly opened, showing run `args.run`, topic `args.topic` and the search `args.query`."""
+    browser.open(page)
+    browser.evaluate(f"const s = document.getElementById('run'); s.value = '{args.run}'; s.dispatchEvent(new Event('change'))")
+    browser.evaluate(f"document.querySelector('#map circle[data-topic=\"{args.topic}\"]').dispatchEvent(new MouseEvent('click'))")
+    if args.query:
+        browser.evaluate(f"const q = document.getElementById('search'); q.value = {json.dumps(args.query)};"
+                         " q.dispatchEvent(new Event('input'))")
+        browser.evaluate("new Promise(r => setTimeout(r, 400))")
+    browser.screenshot(args.screenshot)
+    print(f"screenshot: {args.screenshot}; errors: {len(browser.errors)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--texts", default="../shared/datasets/stackoverflow.tsv", help="TSV with text and label columns")
@@ -69,19 +85,26 @@ def main() -> None:
     parser.add_argument("--text-chars", type=int, default=160)
     parser.add_argument("--entries", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--page", help="measure this page (e.g. reports/bbc/topic_browser.html) instead of building one")
+    parser.add_argument("--screenshot", help="then save a PNG of it here, showing --run, --topic and --query")
+    parser.add_argument("--run", type=int, default=0, help="the run (index in the page's menu) of the screenshot")
+    parser.add_argument("--topic", type=int, default=0)
+    parser.add_argument("--query", default="", help="a document search shown in the screenshot")
     args = parser.parse_args()
 
-    documents = load_corpus(args)
-    started = time.perf_counter()
-    html = build(args, documents)
-    built = time.perf_counter() - started
     with tempfile.TemporaryDirectory() as folder:
-        page = Path(folder) / "topic_browser.html"
-        page.write_text(html, encoding="utf-8")
+        if args.page:
+            page = Path(args.page)
+        else:
+            documents = load_corpus(args)
+            started = time.perf_counter()
+            html = build(args, documents)
+            print(f"{len(documents):,} documents, {args.runs} runs, {args.entries} theta entries per document, "
+                  f"texts cut at {args.text_chars} characters; built in {time.perf_counter() - started:.1f} s")
+            page = Path(folder) / "topic_browser.html"
+            page.write_text(html, encoding="utf-8")
         size = page.stat().st_size
-        print(f"{len(documents):,} documents, {args.runs} runs, {args.entries} theta entries per document, "
-              f"texts cut at {args.text_chars} characters")
-        print(f"file size: {size / 1e6:.2f} MB ({size:,} bytes); built in {built:.1f} s")
+        print(f"file size: {size / 1e6:.2f} MB ({size:,} bytes)")
         loads, readies = [], []
         with Chromium() as browser:
             for repeat in range(args.repeats):
@@ -100,6 +123,8 @@ def main() -> None:
                 " g.value = '0'; g.dispatchEvent(new Event('change')); return performance.now() - t; })()")
             print(f"switching to the last run (first decode of its theta): {switch:.0f} ms; "
                   f"filtering by a gold label: {gold:.0f} ms; errors: {len(browser.errors)}")
+            if args.screenshot:
+                screenshot(browser, page, args)
         print(f"median: load event {statistics.median(loads):.2f} s, page ready {statistics.median(readies):.2f} s "
               f"(target < 2 s); size {size / 1e6:.2f} MB")
 

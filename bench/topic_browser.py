@@ -1,15 +1,13 @@
 """Benchmark: the topic browser's file size and open time in headless Chromium on a 20,000-document corpus.
 
 The page is built by the workflow's own code (softtopic.topics, softtopic.browser) for the default grid's
-shape: 24 runs, 12 at K=10 and 12 at K=20, over the 20,000 StackOverflow titles (20 gold labels) or BBC
-articles repeated. theta and beta are drawn (seeded) from Dirichlet distributions, so the page holds as
+shape: 24 runs, 12 at K=10 and 12 at K=20, over the 20,000 StackOverflow titles (20 gold labels). theta and beta are drawn (seeded) from Dirichlet distributions, so the page holds as
 much as a real run's would. It is opened `--repeats` times in a fresh headless Chromium; printed per
 open: the seconds from the navigation request to the load event, and the page's own ready time
 (performance.now() when the first run is drawn, i.e. from navigation start); then the time to switch runs
 and to filter by a gold label.
 
     .venv/bin/python bench/topic_browser.py                      # ../shared/datasets/stackoverflow.tsv
-    .venv/bin/python bench/topic_browser.py --bbc-copies 9 --documents 20000
     .venv/bin/python bench/topic_browser.py --page reports/bbc/topic_browser.html --screenshot docs/browser.png \
         --run 0 --topic 3 --query election                        # a real page; the README's screenshot
 """
@@ -29,17 +27,11 @@ import pandas as pd
 from softtopic.browser import page_documents, render_page, run_data
 from softtopic.headless import Chromium
 from softtopic.output import ModelOutput
-from softtopic.sources import bbc_records
 from softtopic.topics import labelled, summarise
 
 
 def load_corpus(args) -> pd.DataFrame:
-    if args.bbc_copies:
-        records = [r for r in bbc_records()] * args.bbc_copies
-        table = pd.DataFrame({"text": [r["text"] for r in records], "label": [r["label"] for r in records]})
-    else:
-        table = pd.read_csv(args.texts, sep="\t", dtype=str, keep_default_na=False)
-    table = table.iloc[: args.documents].reset_index(drop=True)
+    table = pd.read_csv(args.texts, sep="\t", dtype=str, keep_default_na=False).iloc[: args.documents]
     return pd.DataFrame({"doc_id": [f"doc{i}" for i in range(len(table))], "text": table["text"],
                          "label": table["label"], "source_row": range(len(table))})
 
@@ -78,7 +70,6 @@ def screenshot(browser: Chromium, page: Path, args) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--texts", default="../shared/datasets/stackoverflow.tsv", help="TSV with text and label columns")
-    parser.add_argument("--bbc-copies", type=int, default=0, help="use the BBC articles this many times instead")
     parser.add_argument("--documents", type=int, default=20000)
     parser.add_argument("--runs", type=int, default=24)
     parser.add_argument("--vocabulary", type=int, default=2000)

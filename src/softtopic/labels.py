@@ -20,6 +20,7 @@ import hashlib
 import json
 import logging
 import re
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
@@ -130,6 +131,7 @@ class LocalLabeller(Labeller):
         import torch
 
         tokenizer = self.tokenizer
+        started = time.perf_counter()
         encoded = [tokenizer.encode(p) for p in prompts]
         order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))
         replies = [""] * len(prompts)
@@ -149,6 +151,8 @@ class LocalLabeller(Labeller):
                 )
             for row, i in enumerate(batch):
                 replies[i] = tokenizer.decode(out[row, width:], skip_special_tokens=True)
+        log.info("generated %d labels from %d prompt tokens in %.1f s", len(prompts), sum(map(len, encoded)),
+                 time.perf_counter() - started)
         return replies
 
 

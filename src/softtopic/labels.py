@@ -10,7 +10,8 @@ Two labellers behind one interface (:class:`Labeller`):
 
 Labels are cached by content (:class:`LabelCache`): the key is a hash of the labeller's identity (the LM,
 its dtype and the decoding settings) and the prompt, so a rerun, or another run with the same topic
-words and documents, asks the LM nothing.
+words and documents, asks the LM nothing (and does not even load it). The cache keeps the raw reply;
+:func:`clean_label` turns it into the label when it is read.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import logging
 import re
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,8 @@ EXAMPLES = (
 )
 INSTRUCTION = "Name each topic with a short label of two to four words."
 LABEL_MAX_CHARS = 60
+LABEL_MAX_WORDS = 6
+LABEL_MAX_ITEMS = 3
 
 
 def label_prompt(words: Sequence[str], documents: Sequence[str]) -> str:
@@ -53,13 +56,17 @@ def label_prompt(words: Sequence[str], documents: Sequence[str]) -> str:
 
 
 def clean_label(reply: str) -> str:
-    """The first line of a reply, without quotes, markup and trailing punctuation, at most
-    LABEL_MAX_CHARS characters (cut at a word)."""
+    """The first line of a reply, without quotes, markup and trailing punctuation; a comma-separated list
+    keeps its first LABEL_MAX_ITEMS distinct items; at most LABEL_MAX_WORDS words and LABEL_MAX_CHARS
+    characters (cut at a word)."""
     line = next((x for x in reply.strip().splitlines() if x.strip()), "")
     line = re.sub(r"^(label|topic)\s*:\s*", "", line.strip(), flags=re.IGNORECASE)
-    line = " ".join(line.strip(" \t\"'`*_#-–—:.,;").split())
+    items = [" ".join(item.strip(" \t\"'`*_#-–—:.;").split()) for item in line.split(",")]
+    items = list({item.lower(): item for item in reversed(items) if item}.values())[::-1]
+    line = ", ".join(items[:LABEL_MAX_ITEMS])
+    line = " ".join(line.split()[:LABEL_MAX_WORDS]).rstrip(",")
     if len(line) > LABEL_MAX_CHARS:
-        line = line[: LABEL_MAX_CHARS + 1].rsplit(" ", 1)[0]
+        line = line[: LABEL_MAX_CHARS + 1].rsplit(" ", 1)[0].rstrip(",")
     return line
 
 
@@ -111,26 +118,27 @@ class Labeller(ABC):
         if missing:
             prompt_of = dict(zip(keys, prompts))
             replies = self.generate([prompt_of[k] for k in missing])
-            cache.put({k: {"label": clean_label(r), "reply": r, "labeller": self.identity}
-                       for k, r in zip(missing, replies)})
+            cache.put({k: {"reply": r, "labeller": self.identity} for k, r in zip(missing, replies)})
         log.info("%d labels: %d from the cache, %d generated", len(keys), len(keys) - len(missing), len(missing))
-        return [cache.get(k)["label"] for k in keys]
+        return [clean_label(cache.get(k)["reply"]) for k in keys]
 
 
 class LocalLabeller(Labeller):
     """Greedy decoding with a local causal LM: deterministic and offline. Prompts are sorted by length
-    and run `batch_size` at a time (left padding); generation stops at the end of the line."""
+    and run `batch_size` at a time (left padding); generation stops at the end of the line. The LM is
+    loaded (`load()` -> model, tokenizer) only when a prompt is missing from the cache."""
 
-    def __init__(self, model, tokenizer, name: str, max_new_tokens: int = 12, batch_size: int = 16):
-        self.model, self.tokenizer = model, tokenizer
+    def __init__(self, load: Callable, name: str, dtype: str, max_new_tokens: int = 12, batch_size: int = 16):
+        self._load, self._loaded = load, None
         self.max_new_tokens, self.batch_size = max_new_tokens, batch_size
-        dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
         self.identity = f"local:{name}:{dtype}:greedy:{max_new_tokens}"
 
     def generate(self, prompts: Sequence[str]) -> list[str]:
         import torch
 
-        tokenizer = self.tokenizer
+        if self._loaded is None:
+            self._loaded = self._load()
+        model, tokenizer = self._loaded
         started = time.perf_counter()
         encoded = [tokenizer.encode(p) for p in prompts]
         order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))
@@ -144,8 +152,8 @@ class LocalLabeller(Labeller):
                 ids[row, width - len(encoded[i]):] = torch.tensor(encoded[i])
                 mask[row, width - len(encoded[i]):] = 1
             with torch.inference_mode():
-                out = self.model.generate(
-                    input_ids=ids.to(self.model.device), attention_mask=mask.to(self.model.device),
+                out = model.generate(
+                    input_ids=ids.to(model.device), attention_mask=mask.to(model.device),
                     do_sample=False, max_new_tokens=self.max_new_tokens, pad_token_id=tokenizer.pad_token_id,
                     stop_strings=["\n"], tokenizer=tokenizer,
                 )

@@ -146,7 +146,7 @@ def render_markdown(run: str, config: dict, topics: Sequence[Topic], documents: 
         if topic.gold_label is not None:
             facts.append(f"gold label {topic.gold_label} ({topic.gold_share:.0%} of its documents)")
         lines += ["- " + "; ".join(facts),
-                  "- words: " + ", ".join(f"{w} ({p:.3f})" for w, p in zip(topic.words, topic.weights)),
+                  "- words: " + ", ".join(f"{w} ({p:.3g})" for w, p in zip(topic.words, topic.weights)),
                   "- representative documents:"]
         lines += [f"  - `{documents['doc_id'].iloc[row]}` {one_line(documents['text'].iloc[row], width)}"
                   for row in topic.documents]

@@ -61,6 +61,7 @@ wildcard_constraints:
     model=_alternatives(MODEL_NAMES),
     ablation=_alternatives(config["ablations"]),
     encoder=_alternatives([config["embeddings"]["encoder"]]),
+    text="raw|filtered",
     K=r"\d+",
     tau=r"\d+(\.\d+)?",
     seed=r"\d+",
@@ -174,13 +175,27 @@ def model_inputs(wildcards):
         "bow": f"{corpus}/vocabulary/bow.npz",
         "logits": f"{lm_dir}/logits.npy",
         "hidden": f"{lm_dir}/hidden.npy",
-        "embeddings": f"{corpus}/embeddings/{encoder}/embeddings.npy",
-        "word_vectors": f"{corpus}/vocabulary/word2vec.npy",
+        "embeddings": f"{corpus}/embeddings/{encoder}/{config['embeddings']['text']}/embeddings.npy",
+        "word_vectors": word_vector_file(corpus, wildcards.model),
     }
     reads = model_reads(config, wildcards.model) | {"bow"}
     return {"vocabulary": f"{corpus}/vocabulary/vocabulary.txt"} | {
         name: files[name] for name in sorted(reads)
     }
+
+
+def word_vector_file(corpus, model):
+    """The word vectors a model's `word_vectors` setting names: word2vec on the corpus, or the encoder's."""
+    if model_settings(config, model).get("word_vectors", "word2vec") == "encoder":
+        return f"{corpus}/embeddings/{config['embeddings']['encoder']}/words.npy"
+    return f"{corpus}/vocabulary/word2vec.npy"
+
+
+def encoder_texts(wildcards):
+    """What the sentence encoder reads: the prepared documents (raw text) or the vocabulary-filtered texts."""
+    if wildcards.text == "raw":
+        return {"documents": f"results/{wildcards.corpus}/corpus/documents.parquet"}
+    return {"texts": f"results/{wildcards.corpus}/vocabulary/texts.txt"}
 
 
 def ablation_metric_files(wildcards):

@@ -104,7 +104,7 @@ def test_bow_models_leave_out_empty_documents(models_run):
 
 def test_embeddings_and_word_vectors_are_cached_per_corpus(models_run, tmp_path):
     results = models_run / "results/stackoverflow"
-    embeddings = np.load(results / "embeddings/all-minilm-l6-v2/embeddings.npy")
+    embeddings = np.load(results / "embeddings/all-minilm-l6-v2/raw/embeddings.npy")
     assert embeddings.shape == (DOCUMENTS, 384) and embeddings.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(embeddings, axis=1), 1, atol=1e-4)
     texts = (results / "vocabulary/texts.txt").read_text().splitlines()

@@ -1,5 +1,5 @@
-"""All twelve models train through Snakemake on 400 real StackOverflow titles (100 of each of 4 labels),
-in one run."""
+"""All twelve models and the two K-means reference rows train through Snakemake on 400 real StackOverflow
+titles (100 of each of 4 labels), in one run."""
 
 import numpy as np
 import pandas as pd
@@ -60,7 +60,7 @@ def models_run(tmp_path_factory):
 def model_outputs(workdir):
     config = yaml.safe_load(CONFIG.read_text())
     outputs = {}
-    for model in config["run"]["models"]:
+    for model in config["run"]["models"] + ["kmeans-embeddings", "kmeans-hidden"]:  # and the reference rows
         (path,) = (workdir / "results/stackoverflow/models" / model).rglob("output.npz")
         outputs[model] = ModelOutput.load(path)
     return outputs

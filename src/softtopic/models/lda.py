@@ -36,16 +36,18 @@ class LDA(TopicModel):
         self._rows = data.nonempty_documents()
         bow = data.bow[self._rows]
         corpus = [list(zip(row.indices.tolist(), row.data.tolist())) for row in bow]
-        counts = _ConvergenceCounts()
         gensim_log = logging.getLogger("gensim.models.ldamodel")
-        level = gensim_log.level
+        level, propagate = gensim_log.level, gensim_log.propagate
+        counts = _ConvergenceCounts(forward_level=gensim_log.getEffectiveLevel())
         gensim_log.addHandler(counts)
         gensim_log.setLevel(logging.DEBUG)
+        gensim_log.propagate = False  # the handler passes on what the log showed before, no debug flood
         try:
             self.model = self._train(corpus, data.vocabulary, seed)
         finally:
             gensim_log.removeHandler(counts)
             gensim_log.setLevel(level)
+            gensim_log.propagate = propagate
         self.converged = counts.last_pass(len(corpus))
         if self.converged is not None:
             logging.getLogger("softtopic").info(
@@ -80,18 +82,22 @@ class LDA(TopicModel):
 
 
 class _ConvergenceCounts(logging.Handler):
-    """Collects gensim's "N/M documents converged within I iterations" debug records (one per chunk)."""
+    """Collects gensim's "N/M documents converged within I iterations" debug records (one per chunk) and
+    passes the records at `forward_level` or above on to the root logger, as gensim's logger would have."""
 
     PATTERN = re.compile(r"(\d+)/(\d+) documents converged within")
 
-    def __init__(self):
+    def __init__(self, forward_level: int):
         super().__init__(logging.DEBUG)
+        self.forward_level = forward_level
         self.chunks: list[tuple[int, int]] = []
 
     def emit(self, record: logging.LogRecord) -> None:
         match = self.PATTERN.search(record.getMessage())
         if match:
             self.chunks.append((int(match.group(1)), int(match.group(2))))
+        elif record.levelno >= self.forward_level:
+            logging.getLogger().handle(record)
 
     def last_pass(self, documents: int) -> float | None:
         """Converged share over the chunks of the last pass (the last chunks covering `documents`)."""

@@ -12,7 +12,6 @@ import pytest
 import scipy.sparse as sp
 import yaml
 
-import softtopic.models.lda as lda_module
 from softtopic.config import apply_protocol, validate_config
 from softtopic.embeddings import encode_words, mean_pairwise_cosine
 from softtopic.metrics.clustering import purity
@@ -82,14 +81,16 @@ def lda_data():
 
 
 def test_lda_settings_reach_gensim(monkeypatch):
+    import gensim.models
+
     seen = {}
-    real = lda_module.LdaModel
+    real = gensim.models.LdaModel
 
     def spy(**kwargs):
         seen.update(kwargs)
         return real(**kwargs)
 
-    monkeypatch.setattr(lda_module, "LdaModel", spy)
+    monkeypatch.setattr(gensim.models, "LdaModel", spy)  # what the wrapper imports when it fits
     model = make_model("lda", num_topics=2, passes=7, iterations=33, chunksize=25, alpha="auto", eta="auto")
     model.fit(lda_data(), seed=3)
     assert {k: seen[k] for k in ("passes", "iterations", "chunksize", "alpha", "eta", "random_state")} == {
@@ -142,6 +143,11 @@ def test_kmeans_reference_rows_recover_separated_clusters(model, field):
         label = np.bincount(labels[clusters == topic]).argmax()
         assert set(np.argsort(-beta[topic])[:3]) == {3 * label, 3 * label + 1, 3 * label + 2}
     assert MODELS[model].reads({}) == {"bow", field}
+    tensors, extra = reference.export()  # saved and restored, it gives the same theta on the same documents
+    restored = make_model(model, num_topics=3)
+    restored.restore(tensors, extra, data.vocabulary)
+    np.testing.assert_allclose(restored.transform(data), theta, atol=1e-5)
+    np.testing.assert_allclose(restored.beta(), beta, atol=1e-6)
 
 
 def test_kmeans_on_hidden_states_standardises_each_feature():

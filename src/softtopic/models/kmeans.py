@@ -23,11 +23,18 @@ from softtopic.models.base import TopicData, TopicModel
 from softtopic.models.neural import required_array
 
 
-def soft_assignments(vectors: np.ndarray, centroids: np.ndarray) -> np.ndarray:
-    """documents x K: softmax of minus the squared distances, scaled by their mean at the nearest centroid."""
+def squared_distances(vectors: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+    """documents x K squared Euclidean distances."""
     distances = (vectors**2).sum(1)[:, None] - 2 * vectors @ centroids.T + (centroids**2).sum(1)[None, :]
-    distances = np.maximum(distances, 0)
-    scale = max(float(distances.min(axis=1).mean()), 1e-12)
+    return np.maximum(distances, 0)
+
+
+def soft_assignments(vectors: np.ndarray, centroids: np.ndarray, scale: float | None = None) -> np.ndarray:
+    """documents x K: softmax of minus the squared distances over `scale` (default: their mean at the
+    nearest centroid)."""
+    distances = squared_distances(vectors, centroids)
+    if scale is None:
+        scale = max(float(distances.min(axis=1).mean()), 1e-12)
     logits = -distances / scale
     logits -= logits.max(axis=1, keepdims=True)
     theta = np.exp(logits)
@@ -59,14 +66,16 @@ class KMeansReference(TopicModel):
         self.n_init = n_init  # tau: the LM rows' temperature, which K-means does not read
 
     def vectors(self, data: TopicData) -> np.ndarray:
-        return required_array(data, self.field, type(self).__name__, self.what)
+        return required_array(data, self.field, type(self).__name__, self.what).astype(np.float64)
 
     def fit(self, data: TopicData, seed: int) -> list[float]:
         from sklearn.cluster import KMeans
 
-        vectors = self.vectors(data).astype(np.float64)
+        vectors = self.fit_scaling(self.vectors(data))
         clusters = KMeans(n_clusters=self.num_topics, n_init=self.n_init, random_state=seed).fit(vectors)
-        self._theta = soft_assignments(vectors, clusters.cluster_centers_)
+        self.centroids = clusters.cluster_centers_
+        self.scale = max(float(squared_distances(vectors, self.centroids).min(axis=1).mean()), 1e-12)
+        self._theta = soft_assignments(vectors, self.centroids, self.scale)
         self._beta = cluster_word_weights(data.bow, clusters.labels_, self.num_topics)
         self._rows = np.arange(vectors.shape[0])
         return [float(clusters.inertia_)]
@@ -79,6 +88,35 @@ class KMeansReference(TopicModel):
 
     def documents(self) -> np.ndarray:
         return self._rows
+
+    def fit_scaling(self, vectors: np.ndarray) -> np.ndarray:
+        """The vectors K-means clusters (a subclass may standardise them, remembering how)."""
+        return vectors
+
+    def scaled(self, vectors: np.ndarray) -> np.ndarray:
+        return vectors
+
+    # ---- saving and inference (softtopic.trained)
+    def transform_reads(self) -> frozenset[str]:
+        return frozenset({self.field})
+
+    def transform(self, data: TopicData) -> np.ndarray:
+        """theta of every document of `data`, against the trained centroids and scale."""
+        return soft_assignments(self.scaled(self.vectors(data)), self.centroids, self.scale).astype(np.float32)
+
+    def export(self):
+        import torch
+
+        tensors = {"centroids": self.centroids, "topic_word": self._beta, **self.scaling()}
+        return {k: torch.as_tensor(np.ascontiguousarray(v)) for k, v in tensors.items()}, {"scale": self.scale}
+
+    def scaling(self) -> dict:
+        return {}
+
+    def restore(self, tensors, extra: dict, vocabulary: list[str]) -> None:
+        self.centroids = tensors["centroids"].numpy().astype(np.float64)
+        self._beta = tensors["topic_word"].numpy().astype(np.float64)
+        self.scale = extra["scale"]
 
 
 class KMeansEmbeddings(KMeansReference):
@@ -98,6 +136,16 @@ class KMeansHidden(KMeansReference):
     def reads(cls, settings: dict) -> frozenset[str]:
         return frozenset({"bow", "hidden"})
 
-    def vectors(self, data: TopicData) -> np.ndarray:
-        hidden = super().vectors(data)
-        return (hidden - hidden.mean(axis=0)) / np.maximum(hidden.std(axis=0), 1e-6)
+    def fit_scaling(self, vectors: np.ndarray) -> np.ndarray:
+        self.mean, self.sd = vectors.mean(axis=0), np.maximum(vectors.std(axis=0), 1e-6)
+        return self.scaled(vectors)
+
+    def scaled(self, vectors: np.ndarray) -> np.ndarray:
+        return (vectors - self.mean) / self.sd
+
+    def scaling(self) -> dict:
+        return {"mean": self.mean, "sd": self.sd}
+
+    def restore(self, tensors, extra: dict, vocabulary: list[str]) -> None:
+        super().restore(tensors, extra, vocabulary)
+        self.mean, self.sd = tensors["mean"].numpy().astype(np.float64), tensors["sd"].numpy().astype(np.float64)

@@ -23,6 +23,10 @@
 #   results/{corpus}/retrieval/references/{lm}/{prompt}.json  P@k of BoW cosine and LM soft labels
 #   reports/{corpus}/retrieval_references.csv          those reference rows, one per LM
 #   results/{corpus}/rating/<run>.json                 LLM rating of the run's topics (when metrics.rating is on)
+#   results/{corpus}/topics/labels.json                an LM-written label per topic of every run
+#   reports/{corpus}/topics/<run>.md                   the run's topics: label, words, size, coherence, documents
+#   reports/{corpus}/topic_browser.html                every run's topics in one self-contained page
+#   resources/labels/cache.json                        topic labels by prompt and labeller (topics.cache)
 #   results/{corpus}/models/<run>/model.safetensors, model.json, vocabulary.txt   the saved model beside output.npz
 #   results/{corpus}/applied/{source}/<run>/theta.parquet   a {source} run applied to {corpus} (config `apply`)
 #   results/{corpus}/metrics/<run>.json                metrics of one output.npz (<run>: path under models/)
@@ -57,6 +61,7 @@ include: "rules/coherence.smk"
 include: "rules/retrieval.smk"
 include: "rules/rating.smk"
 include: "rules/metrics.smk"
+include: "rules/topics.smk"
 include: "rules/tables.smk"
 include: "rules/plots.smk"
 include: "rules/ablations.smk"
@@ -74,6 +79,8 @@ localrules:
     main_table,
     plot_temperature_sweep,
     ablation_report,
+    topic_listing,
+    topic_browser,
     record_provenance,
     apply,
 

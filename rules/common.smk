@@ -80,8 +80,19 @@ def get_final_output():
         ]
         + ["reports/tables/main.md", "reports/provenance/config.yaml"]
         + [f"reports/ablations/{name}.pdf" for name in sorted(config["ablations"])]
+        + topic_outputs()
         + applied_outputs()
     )
+
+
+def topic_outputs():
+    """Every run's topic listing and each corpus's topic browser."""
+    return [
+        path
+        for corpus in config["run"]["corpora"]
+        for path in [f"reports/{corpus}/topic_browser.html"]
+        + [f"reports/{corpus}/topics/{run}.md" for run in run_ids(corpus)]
+    ]
 
 
 def applied_outputs():
@@ -315,3 +326,67 @@ def rating_file(wildcards):
     if config["metrics"]["rating"]["rater"] == "none":
         return []
     return f"results/{wildcards.corpus}/rating/{wildcards.run}.json"
+
+
+def labelling_lm(run):
+    """The LM naming a run's topics: topics.label_lm, else the run's teacher, else the first of run.lms."""
+    model, *rest = run.split("/")
+    if config["topics"]["label_lm"]:
+        return config["topics"]["label_lm"]
+    return rest[0] if reads_lm_stage(config, model) else config["run"]["lms"][0]
+
+
+def labelled_runs(wildcards):
+    """{run: the LM that labels it} over the corpus's runs; one key for all under the chat labeller."""
+    chat = config["topics"]["labeller"] == "chat"
+    return {
+        run: "chat" if chat else labelling_lm(run) for run in run_ids(wildcards.corpus)
+    }
+
+
+def labelling_manifests(wildcards):
+    """{LM: its manifest} of the local labeller's LMs (none for the chat labeller)."""
+    if config["topics"]["labeller"] != "lm":
+        return {}
+    return {
+        lm: f"resources/lm/{lm}/lm.json"
+        for lm in sorted(set(labelled_runs(wildcards).values()))
+    }
+
+
+def labelling_manifest_files(wildcards):
+    return sorted(labelling_manifests(wildcards).values())
+
+
+def topic_settings(*keys):
+    """The named keys of `topics` (a narrow params slice: other keys' changes rerun nothing)."""
+    return {key: config["topics"][key] for key in sorted(keys)}
+
+
+def labelling_lm_settings(wildcards):
+    return {lm: config["lms"][lm] for lm in labelling_manifests(wildcards)}
+
+
+def corpus_runs(wildcards):
+    return run_ids(wildcards.corpus)
+
+
+def run_model_files(wildcards):
+    return [
+        f"results/{wildcards.corpus}/models/{run}/output.npz"
+        for run in run_ids(wildcards.corpus)
+    ]
+
+
+def run_coherence_files(wildcards):
+    return [
+        f"results/{wildcards.corpus}/coherence/{run}.json"
+        for run in run_ids(wildcards.corpus)
+    ]
+
+
+def topic_labels(wildcards):
+    """The corpus's topic labels as a named input, or nothing when topics.labeller is 'none'."""
+    if config["topics"]["labeller"] == "none":
+        return {}
+    return {"labels": f"results/{wildcards.corpus}/topics/labels.json"}

@@ -50,8 +50,7 @@ def fit_in_memory(model, data, seed):
         return (penalty + model.reconstruction(batch_target, prediction)).sum()
 
     history = train_network(model.network, x, target, loss, model.settings, seed)
-    torch.manual_seed(seed + 1)
-    return history, model.network.infer_theta(x).numpy(), model.network.topic_word().detach().numpy()
+    return history, model.network.infer_theta(x, seed=seed).numpy(), model.network.topic_word().detach().numpy()
 
 
 @pytest.mark.parametrize("make", [

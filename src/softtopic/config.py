@@ -301,6 +301,9 @@ def validate_config(config: dict, schema_path: str | Path, root: str | Path = ".
         if model not in config["run"]["models"]:
             raise ConfigError(f"config key 'run.sweep_models[{index}]' = '{model}' is not in `run.models`: "
                               f"{config['run']['models']}")
+    label_lm = config["topics"]["label_lm"]
+    if label_lm is not None and label_lm not in config["lms"]:
+        raise ConfigError(f"config key 'topics.label_lm' = '{label_lm}' is not in `lms`; known: {sorted(config['lms'])}")
     reference = config["metrics"]["coherence_reference"]
     other_corpus = set()
     if is_dump(reference):

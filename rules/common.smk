@@ -53,6 +53,7 @@ wildcard_constraints:
     model=_alternatives(MODEL_NAMES),
     ablation=_alternatives(config["ablations"]),
     encoder=_alternatives([config["embeddings"]["encoder"]]),
+    text="raw|filtered",
     K=r"\d+",
     tau=r"\d+(\.\d+)?",
     seed=r"\d+",
@@ -204,8 +205,8 @@ def model_inputs(wildcards):
         "bow": f"{corpus}/vocabulary/bow.npz",
         "logits": f"{lm_dir}/logits.npy",
         "hidden": f"{lm_dir}/hidden.npy",
-        "embeddings": f"{corpus}/embeddings/{encoder}/embeddings.npy",
-        "word_vectors": f"{corpus}/vocabulary/word2vec.npy",
+        "embeddings": f"{corpus}/embeddings/{encoder}/{config['embeddings']['text']}/embeddings.npy",
+        "word_vectors": word_vector_file(corpus, wildcards.model),
     }
     reads = model_reads(config, wildcards.model) | {"bow"}
     # the LM stage's meta.json: how it ran, recorded in the saved model (model.json)
@@ -237,6 +238,20 @@ def inference_settings(wildcards):
             "template": PROMPT_TEMPLATE,
         }
     return settings
+
+
+def word_vector_file(corpus, model):
+    """The word vectors a model's `word_vectors` setting names: word2vec on the corpus, or the encoder's."""
+    if model_settings(config, model).get("word_vectors", "word2vec") == "encoder":
+        return f"{corpus}/embeddings/{config['embeddings']['encoder']}/words.npy"
+    return f"{corpus}/vocabulary/word2vec.npy"
+
+
+def encoder_texts(wildcards):
+    """What the sentence encoder reads: the prepared documents (raw text) or the vocabulary-filtered texts."""
+    if wildcards.text == "raw":
+        return {"documents": f"results/{wildcards.corpus}/corpus/documents.parquet"}
+    return {"texts": f"results/{wildcards.corpus}/vocabulary/texts.txt"}
 
 
 def ablation_metric_files(wildcards):

@@ -20,6 +20,7 @@ rule evaluate_run:
         runtime=30,
     params:
         measures=config["metrics"]["coherence_measures"],
+        protocol=config["protocol"],
     script:
         "../scripts/evaluate_run.py"
 

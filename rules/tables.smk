@@ -29,6 +29,7 @@ rule main_table:
         "../envs/metrics.yaml"
     params:
         lm_models=LM_MODELS,
+        protocol=config["protocol"],
         tau=config["metrics"]["table_tau"],
     script:
         "../scripts/main_table.py"

@@ -14,6 +14,7 @@ def main(snakemake):
     log = script_logging(snakemake.log[0])
     output = ModelOutput.load(snakemake.input.model)
     row = {key: output.config.get(key) for key in ("corpus", "model", "lm", "prompt", "num_topics", "tau", "seed")}
+    row["protocol"] = snakemake.params.protocol
     row["documents"] = len(output.doc_index)
     labels = pd.read_parquet(snakemake.input.documents, columns=["label"])["label"].iloc[output.doc_index]
     row |= labelled_clustering_scores(labels.to_numpy(dtype=object), output.theta)

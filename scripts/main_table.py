@@ -20,10 +20,11 @@ from softtopic.workflow import script_logging
 def main(snakemake):
     log = script_logging(snakemake.log[0])
     runs = pd.concat([pd.read_csv(path) for path in snakemake.input.tables], ignore_index=True)
-    runs = main_table_runs(runs, snakemake.params.tau, snakemake.params.lm_models)
+    runs = main_table_runs(runs, snakemake.params.tau, snakemake.params.lm_models, snakemake.params.protocol)
     summary = summarise(runs, list(COLUMNS))
     caption = (
-        f"Mean ± sd over K x seeds per corpus and method (DSL at tau = {snakemake.params.tau:g}); "
+        f"Mean ± sd over K x seeds per corpus and method (DSL at tau = {snakemake.params.tau:g}; Protocol: how the "
+        "baselines ran, docs/fair-ground.md); "
         "**bold**: best, <u>underlined</u>: worst, each by Welch's t-test at p < .05 against every other method.\n\n"
     )
     with open(snakemake.output.markdown, "w") as handle:
@@ -34,7 +35,7 @@ def main(snakemake):
         [pd.read_csv(path).assign(corpus=Path(path).parent.name) for path in snakemake.input.references],
         ignore_index=True,
     )
-    retrieval = with_references(summarise(runs, list(RETRIEVAL_COLUMNS)), references)
+    retrieval = with_references(summarise(runs, list(RETRIEVAL_COLUMNS)), references, snakemake.params.protocol)
     with open(snakemake.output.retrieval, "w") as handle:
         handle.write("Retrieval precision: " + caption[0].lower() + caption[1:] + retrieval_sampling_note([runs, references])
                      + markdown_table(retrieval, RETRIEVAL_COLUMNS))

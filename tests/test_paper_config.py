@@ -35,7 +35,10 @@ def test_paper_grid(tmp_path):
     base, paper = (yaml.safe_load((REPO / "config" / f).read_text()) for f in ("config.yaml", "paper.yaml"))
     config = validate_config(merged(base, paper), REPO / "config" / "schema.yaml", root=tmp_path)
     run = config["run"]
-    assert sorted(run["models"]) == sorted(MODELS) and run["sweep_models"] == ["dsl"]
+    references = ["kmeans-embeddings", "kmeans-hidden"]
+    assert sorted(run["models"] + run["reference_rows"]) == sorted(MODELS) and run["sweep_models"] == ["dsl"]
+    assert run["reference_rows"] == references and config["protocol"] == "paper"
+    assert config["embeddings"]["text"] == "filtered" and config["training"]["lda"]["passes"] == 1
     assert run["corpora"] == ["20ng", "stackoverflow", "tweettopic"]
     assert run["num_topics"] == [25, 50, 75, 100] and run["seeds"] == [0, 1, 2, 3, 4]
     assert run["temperatures"] == [0.5, 1, 2, 3, 4, 5, 6, 7, 8, 9]
@@ -72,7 +75,8 @@ def test_paper_grid_plans_every_model_and_the_temperature_figure(tmp_path):
                                                       ("ernie03b", "llama1b", "llama8b", "qwen08b", "phi3mini"))}
     taus = {model: {tau for _, m, _, _, tau, _ in outputs if m == model} for model in MODELS}
     assert taus["dsl"] == {"0.5", "1", "2", "3", "4", "5", "6", "7", "8", "9"}
-    assert taus["dsl-etm"] == taus["dsl-ecrtm"] == taus["dsl-fastopic"] == {"3"} and taus["lda"] == {""}
-    # 3 corpora x 4 K x 5 seeds x (5 LMs x (10 + 3) + 8 models without the LM)
-    assert len(outputs) == 3 * 4 * 5 * (5 * 13 + 8)
+    assert taus["dsl-etm"] == taus["dsl-ecrtm"] == taus["dsl-fastopic"] == taus["kmeans-hidden"] == {"3"}
+    assert taus["lda"] == {""}
+    # 3 corpora x 4 K x 5 seeds x (5 LMs x (10 + 3 + K-means on hidden states) + 9 rows without the LM)
+    assert len(outputs) == 3 * 4 * 5 * (5 * 14 + 9)
     assert "reports/temperature_sweep.pdf" in plan and "reports/tables/main.md" in plan

@@ -76,7 +76,7 @@ def test_markdown_and_latex_layout():
     summary = summarise(main_table_runs(runs_frame(), tau=3, lm_models=LM_MODELS), ["c_v", "purity"])
     markdown = markdown_table(summary)
     lines = markdown.splitlines()
-    assert lines[0] == "| Method | bbc C_V | bbc Purity |"
+    assert lines[0] == "| Method | Protocol | bbc C_V | bbc Purity |"
     assert [line.split(" | ")[0] for line in lines[2:]] == ["| LDA", "| ProdLDA", "| DSL, smollm2"]
     assert "**0.400 ± 0.008**" in markdown and "<u>0.300 ± 0.008</u>" in markdown
     latex = latex_table(summary)
@@ -90,8 +90,33 @@ def test_retrieval_table_has_reference_rows_last():
     references = pd.DataFrame([{"corpus": "bbc", "reference": "bow_cosine", "lm": None, "p@1": 0.7, "p@5": 0.6, "p@10": 0.5},
                                {"corpus": "bbc", "reference": "lm_soft_label_tau1", "lm": "smollm2",
                                 "p@1": 0.6, "p@5": 0.5, "p@10": 0.4}])
-    lines = markdown_table(with_references(summary, references), RETRIEVAL_COLUMNS).splitlines()
-    assert lines[0] == "| Method | bbc P@1 | bbc P@5 | bbc P@10 |"
-    assert lines[-2:] == ["| Reference: BoW cosine | 0.700 | 0.600 | 0.500 |",
-                          "| Reference: LM soft labels τ=1, smollm2 | 0.600 | 0.500 | 0.400 |"]
-    assert lines[2] == "| LDA | 0.500 ± 0.000 | 0.400 ± 0.000 | 0.300 ± 0.000 |"
+    lines = markdown_table(with_references(summary, references, "fair"), RETRIEVAL_COLUMNS).splitlines()
+    assert lines[0] == "| Method | Protocol | bbc P@1 | bbc P@5 | bbc P@10 |"
+    assert lines[-2:] == ["| Reference: BoW cosine | fair | 0.700 | 0.600 | 0.500 |",
+                          "| Reference: LM soft labels τ=1, smollm2 | fair | 0.600 | 0.500 | 0.400 |"]
+    assert lines[2] == "| LDA | – | 0.500 ± 0.000 | 0.400 ± 0.000 | 0.300 ± 0.000 |"
+
+
+def test_protocol_reaches_every_row_of_both_tables():
+    runs = runs_frame().assign(protocol="paper", **{"p@1": 0.5, "p@5": 0.4, "p@10": 0.3})
+    runs = pd.concat([runs, runs_frame().iloc[:4].assign(model="kmeans-embeddings", protocol="paper", c_v=0.2,
+                                                          purity=0.7, **{"p@1": 0.6, "p@5": 0.5, "p@10": 0.4})])
+    table = main_table_runs(runs, tau=3, lm_models=LM_MODELS, protocol="fair")  # the recorded protocol wins over the table's
+    main = markdown_table(summarise(table, ["c_v", "purity"])).splitlines()[2:]
+    references = pd.DataFrame([{"corpus": "bbc", "reference": "bow_cosine", "lm": None, "p@1": 0.7, "p@5": 0.6,
+                                "p@10": 0.5}])
+    retrieval = markdown_table(with_references(summarise(table, list(RETRIEVAL_COLUMNS)), references, "paper"),
+                               RETRIEVAL_COLUMNS).splitlines()[2:]
+    assert len(main) == 4 and len(retrieval) == 5
+    assert all(line.split(" | ")[1] == "paper" for line in main + retrieval)
+    # reference rows come last and take no part in the best/worst marks
+    assert main[-1] == "| Reference: K-means on embeddings | paper | 0.200 ± 0.000 | 0.700 ± 0.000 |"
+    assert "**0.400 ± 0.008**" in main[2] and "<u>0.300 ± 0.008</u>" in main[0]
+    latex = latex_table(summarise(table, ["c_v"]))
+    assert "Method & Protocol &" in latex and latex.count("& paper &") == 4
+
+
+def test_rows_without_a_recorded_protocol_take_the_tables():
+    table = main_table_runs(runs_frame(), tau=3, lm_models=LM_MODELS, protocol="fair")
+    assert set(table["protocol"]) == {"fair"}
+    assert set(summarise(table, ["c_v"])["protocol"]) == {"fair"}

@@ -194,7 +194,8 @@ def _check_models(config: dict, where: str, models: list) -> None:
 
 def _in_use(config: dict, key: str) -> set:
     """The names that `run` and every ablation's sub-grid list under `key` (corpora, lms, models)."""
-    return set(config["run"][key]).union(*(ablation_grid(config, name)[key] for name in config["ablations"]))
+    extra = set(config["run"]["reference_rows"]) if key == "models" else set()
+    return set(config["run"][key]).union(extra, *(ablation_grid(config, name)[key] for name in config["ablations"]))
 
 
 def _check_ablations(config: dict) -> None:
@@ -203,6 +204,35 @@ def _check_ablations(config: dict) -> None:
         for list_key in ("corpora", "lms", "prompts"):
             _check_names(config, f"ablations.{name}", ablation.get(list_key, []), list_key)
         _check_models(config, f"ablations.{name}.models", ablation.get("models", []))
+
+
+# What each protocol (config `protocol`) fills where the config leaves a key out: (section, key) -> value,
+# where a section is a dotted path into the config. docs/fair-ground.md.
+PROTOCOLS = {
+    "fair": {
+        ("embeddings", "text"): "raw",
+        ("training.lda", "passes"): 20,
+        ("training.lda", "iterations"): 400,
+        ("training.lda", "alpha"): "auto",
+        ("training.lda", "eta"): "auto",
+    },
+    "paper": {("embeddings", "text"): "filtered"},
+}
+
+
+def apply_protocol(config: dict) -> dict:
+    """A copy of `config` with its protocol's settings (`PROTOCOLS`) filled in where it sets none; the
+    schema's defaults fill the rest. An unknown protocol is left to the schema to reject."""
+    config = copy.deepcopy(config)
+    for (section, key), value in PROTOCOLS.get(config.get("protocol", "fair"), {}).items():
+        node = config
+        for part in section.split("."):
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                break  # a malformed section: the schema names it
+        else:
+            node.setdefault(key, value)
+    return config
 
 
 def _check_apply(config: dict) -> set:
@@ -259,7 +289,7 @@ def validate_config(config: dict, schema_path: str | Path, root: str | Path = ".
     ConfigError. `root` is the working directory, `workflow_dir` the workflow's (default: the one holding
     config/<schema>)."""
     schema = yaml.safe_load(Path(schema_path).read_text())
-    config = validate_schema(config, schema)
+    config = validate_schema(apply_protocol(config), schema)
     root = Path(root)
     read_prompt_template(config, root, Path(schema_path).resolve().parents[1] if workflow_dir is None else workflow_dir)
     for list_key in ("corpora", "lms", "prompts"):

@@ -23,7 +23,9 @@ RETRIEVAL_COLUMNS = {"p@1": "P@1", "p@5": "P@5", "p@10": "P@10"}
 # model name -> the paper's name for it; DSL backbones read "DSL-<backbone>, <LM>"
 DISPLAY_NAMES = {"lda": "LDA", "prodlda": "ProdLDA", "zeroshottm": "ZeroShotTM", "combinedtm": "CombinedTM",
                  "bertopic": "BERTopic", "etm": "ETM", "ecrtm": "ECRTM", "fastopic": "FASTopic", "dsl": "DSL",
-                 "dsl-etm": "DSL-ETM", "dsl-ecrtm": "DSL-ECRTM", "dsl-fastopic": "DSL-FASTopic"}
+                 "dsl-etm": "DSL-ETM", "dsl-ecrtm": "DSL-ECRTM", "dsl-fastopic": "DSL-FASTopic",
+                 "kmeans-embeddings": "Reference: K-means on embeddings",
+                 "kmeans-hidden": "Reference: K-means on hidden states"}
 
 
 def method_name(model: str, lm: str | None = None) -> str:
@@ -32,12 +34,16 @@ def method_name(model: str, lm: str | None = None) -> str:
     return name if lm is None else f"{name}, {lm}"
 
 
-def main_table_runs(runs: pd.DataFrame, tau: float, lm_models: Collection[str]) -> pd.DataFrame:
+def main_table_runs(runs: pd.DataFrame, tau: float, lm_models: Collection[str], protocol: str = "–") -> pd.DataFrame:
     """The runs of the main table: every baseline run, LM-supervised runs at temperature `tau`.
-    `lm_models`: the model and variant names whose runs read the LM stage (`variants.reads_lm_stage`)."""
+    `lm_models`: the model and variant names whose runs read the LM stage (`variants.reads_lm_stage`).
+    Rows without a `protocol` (metrics.csv written before it was recorded) get `protocol`."""
     supervised = runs["model"].isin(list(lm_models))
     keep = ~supervised | np.isclose(runs["tau"].astype(float), tau)
     runs = runs[keep].copy()
+    if "protocol" not in runs:
+        runs["protocol"] = protocol
+    runs["protocol"] = runs["protocol"].fillna(protocol)
     runs["method"] = [method_name(m, lm if reads else None)
                       for m, lm, reads in zip(runs["model"], runs["lm"], supervised[keep])]
     return runs
@@ -66,16 +72,21 @@ def summarise(runs: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
         here = runs[runs["corpus"] == corpus].dropna(subset=[metric])
         methods = sorted(here["method"].unique(), key=_order)
         values = [here.loc[here["method"] == m, metric].to_numpy(dtype=float) for m in methods]
+        named = here.get("protocol", pd.Series("–", index=here.index)).fillna("–")
+        protocols = [", ".join(sorted(set(named[here["method"] == m]))) for m in methods]
         if not methods:
             continue
-        means = [v.mean() for v in values]
-        best, worst = int(np.argmax(means)), int(np.argmin(means))
+        ranked = [i for i, m in enumerate(methods) if not m.startswith("Reference")]  # reference rows: never marked
+        contest = [values[i] for i in ranked]
+        means = [v.mean() for v in contest]
+        best = ranked[int(np.argmax(means))] if ranked else None
+        worst = ranked[int(np.argmin(means))] if ranked else None
         for i, (method, v) in enumerate(zip(methods, values)):
             rows.append({
-                "corpus": corpus, "method": method, "metric": metric, "mean": v.mean(),
+                "corpus": corpus, "method": method, "protocol": protocols[i], "metric": metric, "mean": v.mean(),
                 "sd": v.std(ddof=1) if len(v) > 1 else float("nan"), "n": len(v),
-                "best": i == best and significantly(values, i, "greater"),
-                "worst": i == worst and len(methods) > 1 and significantly(values, i, "less"),
+                "best": i == best and significantly(contest, ranked.index(i), "greater"),
+                "worst": i == worst and len(ranked) > 1 and significantly(contest, ranked.index(i), "less"),
             })
     return pd.DataFrame(rows)
 
@@ -94,13 +105,15 @@ def _order(method: str) -> tuple:
     return (method.startswith("Reference"), ", " in method, method)
 
 
-def with_references(summary: pd.DataFrame, references: pd.DataFrame) -> pd.DataFrame:
-    """Append retrieval reference rows (one value each, never marked) to a summary."""
+def with_references(summary: pd.DataFrame, references: pd.DataFrame, protocol: str) -> pd.DataFrame:
+    """Append retrieval reference rows (one value each, never marked) to a summary; they carry the
+    `protocol` of the table they join (no setting of a protocol changes them)."""
     rows = []
     for _, ref in references.iterrows():
         name = "BoW cosine" if ref["reference"] == "bow_cosine" else f"LM soft labels τ=1, {ref['lm']}"
         for metric in RETRIEVAL_COLUMNS:
-            rows.append({"corpus": ref["corpus"], "method": f"Reference: {name}", "metric": metric, "mean": ref[metric],
+            rows.append({"corpus": ref["corpus"], "method": f"Reference: {name}", "protocol": protocol,
+                         "metric": metric, "mean": ref[metric],
                          "sd": float("nan"), "n": 1, "best": False, "worst": False})
     return pd.concat([summary, pd.DataFrame(rows)], ignore_index=True)
 
@@ -110,16 +123,18 @@ def _grid(summary: pd.DataFrame, columns: dict):
     metrics = [m for m in columns if m in set(summary["metric"])]
     methods = sorted(summary["method"].unique(), key=_order)
     lookup = {(r["corpus"], r["method"], r["metric"]): r for _, r in summary.iterrows()}
-    return corpora, metrics, methods, lookup
+    named = summary.get("protocol", pd.Series("–", index=summary.index)).fillna("–")
+    protocols = {method: named[summary["method"] == method].iloc[0] for method in methods}
+    return corpora, metrics, methods, lookup, protocols
 
 
 def markdown_table(summary: pd.DataFrame, columns: dict = COLUMNS) -> str:
-    """Methods x (corpus, metric), mean ± sd; **best**, <u>worst</u> (Welch p < .05)."""
-    corpora, metrics, methods, lookup = _grid(summary, columns)
-    header = ["Method"] + [f"{c} {columns[m]}" for c in corpora for m in metrics]
+    """Methods x (corpus, metric), mean ± sd; **best**, <u>worst</u> (Welch p < .05); each method's protocol."""
+    corpora, metrics, methods, lookup, protocols = _grid(summary, columns)
+    header = ["Method", "Protocol"] + [f"{c} {columns[m]}" for c in corpora for m in metrics]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for method in methods:
-        cells = [method]
+        cells = [method, protocols[method]]
         for corpus in corpora:
             for metric in metrics:
                 row = lookup.get((corpus, method, metric))
@@ -130,17 +145,17 @@ def markdown_table(summary: pd.DataFrame, columns: dict = COLUMNS) -> str:
 
 def latex_table(summary: pd.DataFrame) -> str:
     """The same table as a LaTeX tabular (booktabs): corpora as column groups."""
-    corpora, metrics, methods, lookup = _grid(summary, COLUMNS)
+    corpora, metrics, methods, lookup, protocols = _grid(summary, COLUMNS)
     escape = lambda text: text.replace("_", r"\_").replace("&", r"\&")  # noqa: E731
     lines = [
-        r"\begin{tabular}{l" + "c" * (len(corpora) * len(metrics)) + "}",
+        r"\begin{tabular}{ll" + "c" * (len(corpora) * len(metrics)) + "}",
         r"\toprule",
-        " & " + " & ".join(rf"\multicolumn{{{len(metrics)}}}{{c}}{{{escape(c)}}}" for c in corpora) + r" \\",
-        "Method & " + " & ".join(escape(COLUMNS[m]) for _ in corpora for m in metrics) + r" \\",
+        " & & " + " & ".join(rf"\multicolumn{{{len(metrics)}}}{{c}}{{{escape(c)}}}" for c in corpora) + r" \\",
+        "Method & Protocol & " + " & ".join(escape(COLUMNS[m]) for _ in corpora for m in metrics) + r" \\",
         r"\midrule",
     ]
     for method in methods:
-        cells = [escape(method)]
+        cells = [escape(method), escape(protocols[method])]
         for corpus in corpora:
             for metric in metrics:
                 row = lookup.get((corpus, method, metric))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from itertools import product
 
-from softtopic.models import MODELS
+from softtopic.models import MODELS, TAU_FREE
 
 GRID_KEYS = ("corpora", "lms", "models", "prompts", "temperatures")
 
@@ -51,15 +51,19 @@ def tau_label(tau: float) -> str:
 def grid_runs(config: dict, grid: dict) -> list[tuple[str, str]]:
     """(corpus, run path under results/<corpus>/models/) of every run of a grid: `grid` gives corpora,
     LMs, models, prompts and temperatures; K and seeds come from `run`. Where the grid names
-    `sweep_models`, the other LM-supervised models train at `metrics.table_tau` alone."""
+    `sweep_models`, the other LM-supervised models train at `metrics.table_tau` alone. The grid's
+    `reference_rows` (K-means reference rows, when it names any) run beside its models; those reading the
+    LM's hidden states (`TAU_FREE`) run at `metrics.table_tau` alone."""
     run = config["run"]
     sweep = grid.get("sweep_models")
+    models = list(grid["models"]) + [m for m in grid.get("reference_rows") or [] if m not in grid["models"]]
     runs = []
-    for corpus, model, k, seed in product(grid["corpora"], grid["models"], run["num_topics"], run["seeds"]):
+    for corpus, model, k, seed in product(grid["corpora"], models, run["num_topics"], run["seeds"]):
         if not reads_lm_stage(config, model):
             runs.append((corpus, f"{model}/K{k}/seed{seed}"))
             continue
-        taus = grid["temperatures"] if sweep is None or model in sweep else [config["metrics"]["table_tau"]]
+        tau_free = base_model(config, model) in TAU_FREE
+        taus = grid["temperatures"] if (sweep is None or model in sweep) and not tau_free else [config["metrics"]["table_tau"]]
         for lm, prompt, tau in product(grid["lms"], grid["prompts"], taus):
             runs.append((corpus, f"{model}/{lm}/{prompt}/K{k}/tau{tau_label(tau)}/seed{seed}"))
     return runs

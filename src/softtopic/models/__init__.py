@@ -4,6 +4,7 @@ from softtopic.models.base import INPUTS, TopicData, TopicModel
 from softtopic.models.bertopic_model import BERTopicModel
 from softtopic.models.etm import ECRTM, ETM, DSLECRTM, DSLETM
 from softtopic.models.fastopic import DSLFASTopic, FASTopic
+from softtopic.models.kmeans import KMeansEmbeddings, KMeansHidden
 from softtopic.models.lda import LDA
 from softtopic.models.prodlda import CombinedTM, DSLProdLDA, ProdLDA, ZeroShotTM
 
@@ -20,7 +21,13 @@ MODELS: dict[str, type[TopicModel]] = {
     "dsl-etm": DSLETM,
     "dsl-ecrtm": DSLECRTM,
     "dsl-fastopic": DSLFASTopic,
+    # clustering reference rows (no training; config run.reference_rows)
+    "kmeans-embeddings": KMeansEmbeddings,
+    "kmeans-hidden": KMeansHidden,
 }
+
+# Models that only read the LM's hidden states: trained at metrics.table_tau alone, whatever the grid's taus.
+TAU_FREE = frozenset({"kmeans-hidden"})
 
 
 def make_model(name: str, **params) -> TopicModel:
@@ -32,4 +39,4 @@ def make_model(name: str, **params) -> TopicModel:
     return cls(**params)
 
 
-__all__ = ["INPUTS", "MODELS", "TopicData", "TopicModel", "make_model"]
+__all__ = ["INPUTS", "MODELS", "TAU_FREE", "TopicData", "TopicModel", "make_model"]

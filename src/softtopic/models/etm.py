@@ -111,9 +111,10 @@ class _ETMBackbone(NeuralTopicModel):
     def __init__(self, num_topics: int, hidden: tuple[int, ...] = (800, 800), dropout: float = 0.5,
                  activation: str = "relu", word_embeddings: str = "fixed", embedding_size: int = 300,
                  theta_samples: int = 0, lr: float = 5e-3, batch_size: int = 128, weight_decay: float = 1.2e-6,
-                 betas: tuple[float, float] = (0.9, 0.999), **kwargs):
+                 betas: tuple[float, float] = (0.9, 0.999), word_vectors: str = "word2vec", **kwargs):
         super().__init__(num_topics, theta_samples=theta_samples, lr=lr, batch_size=batch_size,
                          weight_decay=weight_decay, betas=betas, **kwargs)
+        self.word_vector_source = word_vectors  # which file the workflow loads into data.word_vectors
         if word_embeddings not in ("fixed", "learned"):
             raise ValueError(f"ETM word_embeddings must be 'fixed' or 'learned', got '{word_embeddings}'")
         self.hidden = tuple(hidden)
@@ -156,8 +157,10 @@ class _ECRTMBackbone(NeuralTopicModel):
     def __init__(self, num_topics: int, hidden: tuple[int, ...] = (200, 200), dropout: float = 0.0,
                  activation: str = "softplus", beta_temp: float = 0.2, ecr_weight: float = 100.0,
                  sinkhorn_alpha: float = 20.0, sinkhorn_max_iter: int = 1000, theta_samples: int = 0,
-                 epochs: int = 200, betas: tuple[float, float] = (0.9, 0.999), **kwargs):
+                 epochs: int = 200, betas: tuple[float, float] = (0.9, 0.999), word_vectors: str = "word2vec",
+                 **kwargs):
         super().__init__(num_topics, theta_samples=theta_samples, epochs=epochs, betas=betas, **kwargs)
+        self.word_vector_source = word_vectors  # which file the workflow loads into data.word_vectors
         self.hidden = tuple(hidden)
         self.dropout = dropout
         self.activation = activation
@@ -187,7 +190,7 @@ class DSLECRTM(LMSupervision, _ECRTMBackbone):
 
 def word_vectors(data: TopicData, model: str) -> np.ndarray:
     """`data.word_vectors`, checked against the vocabulary."""
-    vectors = required_array(data, "word_vectors", model, "word2vec vectors of the vocabulary")
+    vectors = required_array(data, "word_vectors", model, "word vectors of the vocabulary")
     if vectors.shape[0] != len(data.vocabulary):
         raise ValueError(f"{model}: word_vectors has {vectors.shape[0]} rows, the vocabulary {len(data.vocabulary)} words")
     return vectors

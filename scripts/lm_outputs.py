@@ -12,6 +12,7 @@ import pandas as pd
 import torch
 import transformers
 
+from softtopic.files import atomic_write
 from softtopic.lm import discard_shards, extract, load_lm, partition_documents, pick_device, resolve_dtype, resolve_token_budget
 from softtopic.chain import plan_chain
 from softtopic.prompting import PromptTemplate, project_vocabulary, truncate_document
@@ -55,7 +56,8 @@ def main(snakemake):
     limit = context_limit(model, tokenizer)
     if limit is not None:
         max_tokens = max(1, min(max_tokens, limit - template.overhead_tokens(tokenizer) - 2))
-    texts = pd.read_parquet(snakemake.input.documents, columns=["text"])["text"].tolist()
+    corpus = pd.read_parquet(snakemake.input.documents, columns=["doc_id", "text", "source_row"])
+    texts = corpus["text"].tolist()
     cut = [truncate_document(tokenizer, text, max_tokens) for text in texts]
     prompts = [template.render(text) for text, _ in cut]
     documents = partition_documents(prompts, tokenizer, settings["batch_size"], parts, token_budget)[part - 1]
@@ -68,6 +70,7 @@ def main(snakemake):
             settings={"dtype": dtype, "device": device, "lm": manifest, "chain_top_groups": top_groups},
             token_budget=token_budget, chain=chain, chain_top_groups=top_groups,
             chain_prior_ids=tokenizer(template.render(""))["input_ids"],
+            document_ids=[f"doc_id {corpus['doc_id'][i]} (source row {corpus['source_row'][i]})" for i in documents],
         )
         stats = stats.as_dict()
         discard_shards(snakemake.params.shard_dir)
@@ -91,10 +94,9 @@ def main(snakemake):
         "extraction": stats,
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__},
     }
-    np.savez(
-        snakemake.output.part, documents=np.asarray(documents, dtype=np.int64), total_documents=len(prompts),
-        logits=logits, hidden=hidden, meta=json.dumps(meta),
-    )
+    with atomic_write(snakemake.output.part) as tmp:
+        np.savez(tmp, documents=np.asarray(documents, dtype=np.int64), total_documents=len(prompts),
+                 logits=logits, hidden=hidden, meta=json.dumps(meta))
     log.info("LM job %d of %d: %s", part, parts, stats)
 
 

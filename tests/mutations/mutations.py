@@ -223,6 +223,15 @@ BREAKS = [
           "start = time.time() if now is None else now",
           ("tests/test_scale.py::test_touch_in_dag_order_makes_each_stage_no_older_than_the_one_before",
            "tests/test_scale.py::test_pulled_files_are_dated_after_the_workflow_code"), markers=""),
+    # ---------------------------------------------------------------- faults at scale
+    Break("non-finite LM outputs saved", "src/softtopic/lm.py",
+          "            check_finite(logits, hidden, batch, inverse, document_ids)\n", "", LM_JOB),
+    Break("shard size left out of the shard fingerprint", "src/softtopic/lm.py",
+          ', "batches_per_shard": batches_per_shard}', "}", LM_JOB),
+    Break("a failed write renamed into place", "src/softtopic/files.py",
+          "        yield tmp\n        os.replace(tmp, path)\n",
+          "        try:\n            yield tmp\n        finally:\n            os.replace(tmp, path)\n",
+          ("tests/test_write_faults.py",)),
 ]
 
 

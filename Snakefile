@@ -23,6 +23,12 @@
 #   results/{corpus}/retrieval/references/{lm}/{prompt}.json  P@k of BoW cosine and LM soft labels
 #   reports/{corpus}/retrieval_references.csv          those reference rows, one per LM
 #   results/{corpus}/rating/<run>.json                 LLM rating of the run's topics (when metrics.rating is on)
+#   results/{corpus}/topics/labels.json                an LM-written label per topic of every run
+#   reports/{corpus}/topics/<run>.md                   the run's topics: label, words, size, coherence, documents
+#   reports/{corpus}/topic_browser.html                every run's topics in one self-contained page
+#   resources/labels/cache.json                        topic labels by prompt and labeller (topics.cache)
+#   results/{corpus}/models/<run>/model.safetensors, model.json, vocabulary.txt   the saved model beside output.npz
+#   results/{corpus}/applied/{source}/<run>/theta.parquet   a {source} run applied to {corpus} (config `apply`)
 #   results/{corpus}/metrics/<run>.json                metrics of one output.npz (<run>: path under models/)
 #   reports/{corpus}/metrics.csv                       one row per run
 #   reports/tables/main.md, main.tex                   the paper's main table (mean +- sd, Welch marks)
@@ -55,10 +61,12 @@ include: "rules/coherence.smk"
 include: "rules/retrieval.smk"
 include: "rules/rating.smk"
 include: "rules/metrics.smk"
+include: "rules/topics.smk"
 include: "rules/tables.smk"
 include: "rules/plots.smk"
 include: "rules/ablations.smk"
 include: "rules/provenance.smk"
+include: "rules/apply.smk"
 
 
 # Rules that need the package registries or the hub, or are too small to submit to a cluster.
@@ -71,10 +79,19 @@ localrules:
     main_table,
     plot_temperature_sweep,
     ablation_report,
+    topic_listing,
+    topic_browser,
     record_provenance,
+    apply,
 
 
 rule all:
     default_target: True
     input:
         get_final_output(),
+
+
+# `snakemake apply`: only the runs that config `apply` applies to other corpora.
+rule apply:
+    input:
+        applied_outputs(),

@@ -79,7 +79,45 @@ def get_final_output():
         ]
         + ["reports/tables/main.md", "reports/provenance/config.yaml"]
         + [f"reports/ablations/{name}.pdf" for name in sorted(config["ablations"])]
+        + topic_outputs()
+        + applied_outputs()
     )
+
+
+def topic_outputs():
+    """Every run's topic listing and each corpus's topic browser."""
+    return [
+        path
+        for corpus in config["run"]["corpora"]
+        for path in [f"reports/{corpus}/topic_browser.html"]
+        + [f"reports/{corpus}/topics/{run}.md" for run in run_ids(corpus)]
+    ]
+
+
+def applied_outputs():
+    """theta of the documents of every `apply` target corpus under each run it names (default: every
+    run of the `run` grid on the corpus they were trained on)."""
+    return [
+        f"results/{target}/applied/{spec['trained_on']}/{run}/theta.parquet"
+        for target, spec in sorted(config["apply"].items())
+        for run in (spec["runs"] or run_ids(spec["trained_on"]))
+    ]
+
+
+def applied_run_inputs(wildcards):
+    """The run's saved model, the target corpus's documents and, for a run on the LM stage, its LM."""
+    run = f"results/{wildcards.source}/models/{wildcards.run}"
+    files = {
+        "documents": f"results/{wildcards.corpus}/corpus/documents.parquet",
+        "model": f"{run}/output.npz",
+        "weights": f"{run}/model.safetensors",
+        "card": f"{run}/model.json",
+        "vocabulary": f"{run}/vocabulary.txt",
+    }
+    model, lm = wildcards.run.split("/")[:2]
+    if reads_lm_stage(config, model):
+        files["manifest"] = f"resources/lm/{lm}/lm.json"
+    return files
 
 
 def packaged_corpora():
@@ -170,9 +208,35 @@ def model_inputs(wildcards):
         "word_vectors": f"{corpus}/vocabulary/word2vec.npy",
     }
     reads = model_reads(config, wildcards.model) | {"bow"}
-    return {"vocabulary": f"{corpus}/vocabulary/vocabulary.txt"} | {
-        name: files[name] for name in sorted(reads)
+    # the LM stage's meta.json: how it ran, recorded in the saved model (model.json)
+    lm_meta = {"lm_meta": f"{lm_dir}/meta.json"} if reads & {"logits", "hidden"} else {}
+    return (
+        {"vocabulary": f"{corpus}/vocabulary/vocabulary.txt"}
+        | {name: files[name] for name in sorted(reads)}
+        | lm_meta
+    )
+
+
+def inference_settings(wildcards):
+    """What a saved model records for new documents besides its weights: the token filter, the sentence
+    encoder and, for a run on the LM stage, the LM's settings and the prompt (softtopic.savedmodel).
+    """
+    vocabulary = vocabulary_settings(wildcards)
+    settings = {
+        "encoder": config["embeddings"]["encoder"],
+        "vocabulary": {k: vocabulary[k] for k in ("filter", "min_word_length")},
     }
+    if reads_lm_stage(config, wildcards.model):
+        lm = config["lms"][wildcards.lm]
+        settings["lm"] = {"name": wildcards.lm} | {
+            key: lm[key] for key in ("batch_size", "projection", "chain_top_groups")
+        }
+        settings["prompt"] = {
+            "name": wildcards.prompt,
+            "instruction": config["prompts"][wildcards.prompt],
+            "template": PROMPT_TEMPLATE,
+        }
+    return settings
 
 
 def ablation_metric_files(wildcards):
@@ -247,3 +311,67 @@ def rating_file(wildcards):
     if config["metrics"]["rating"]["rater"] == "none":
         return []
     return f"results/{wildcards.corpus}/rating/{wildcards.run}.json"
+
+
+def labelling_lm(run):
+    """The LM naming a run's topics: topics.label_lm, else the run's teacher, else the first of run.lms."""
+    model, *rest = run.split("/")
+    if config["topics"]["label_lm"]:
+        return config["topics"]["label_lm"]
+    return rest[0] if reads_lm_stage(config, model) else config["run"]["lms"][0]
+
+
+def labelled_runs(wildcards):
+    """{run: the LM that labels it} over the corpus's runs; one key for all under the chat labeller."""
+    chat = config["topics"]["labeller"] == "chat"
+    return {
+        run: "chat" if chat else labelling_lm(run) for run in run_ids(wildcards.corpus)
+    }
+
+
+def labelling_manifests(wildcards):
+    """{LM: its manifest} of the local labeller's LMs (none for the chat labeller)."""
+    if config["topics"]["labeller"] != "lm":
+        return {}
+    return {
+        lm: f"resources/lm/{lm}/lm.json"
+        for lm in sorted(set(labelled_runs(wildcards).values()))
+    }
+
+
+def labelling_manifest_files(wildcards):
+    return sorted(labelling_manifests(wildcards).values())
+
+
+def topic_settings(*keys):
+    """The named keys of `topics` (a narrow params slice: other keys' changes rerun nothing)."""
+    return {key: config["topics"][key] for key in sorted(keys)}
+
+
+def labelling_lm_settings(wildcards):
+    return {lm: config["lms"][lm] for lm in labelling_manifests(wildcards)}
+
+
+def corpus_runs(wildcards):
+    return run_ids(wildcards.corpus)
+
+
+def run_model_files(wildcards):
+    return [
+        f"results/{wildcards.corpus}/models/{run}/output.npz"
+        for run in run_ids(wildcards.corpus)
+    ]
+
+
+def run_coherence_files(wildcards):
+    return [
+        f"results/{wildcards.corpus}/coherence/{run}.json"
+        for run in run_ids(wildcards.corpus)
+    ]
+
+
+def topic_labels(wildcards):
+    """The corpus's topic labels as a named input, or nothing when topics.labeller is 'none'."""
+    if config["topics"]["labeller"] == "none":
+        return {}
+    return {"labels": f"results/{wildcards.corpus}/topics/labels.json"}

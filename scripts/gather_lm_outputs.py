@@ -12,10 +12,9 @@ from softtopic.workflow import script_logging
 
 def main(snakemake):
     log = script_logging(snakemake.log[0])
-    logits, hidden, meta = gather_parts(snakemake.input.parts)
-    for path, array in ((snakemake.output.logits, logits), (snakemake.output.hidden, hidden)):
-        with atomic_write(path) as tmp:
-            np.save(tmp, array)
+    # written into the outputs part by part: memory holds one part, not documents x (|V| + d)
+    with atomic_write(snakemake.output.logits) as logits, atomic_write(snakemake.output.hidden) as hidden:
+        _, _, meta = gather_parts(snakemake.input.parts, logits, hidden)
     with atomic_write(snakemake.output.meta) as tmp:
         tmp.write_text(json.dumps(meta, indent=2) + "\n")
     shards = Path(snakemake.params.shard_dir)  # each job removed its own resume directory when done

@@ -51,6 +51,8 @@ def test_shipped_configs_are_valid_and_completed_with_defaults(config):
         (lambda c: c["lms"]["smollm2"].update(source="pypi:not_a_package"), r"'lms.smollm2.source' .*not installed"),
         (lambda c: c["run"].update(lms=["llama"]), r"'run.lms\[0\]' = 'llama' is not in `lms`"),
         (lambda c: c["vocabulary"].update(sise=10), r"'vocabulary': .*'sise'.*allowed keys: \['filter', 'min_word_length', 'size'\]"),
+        (lambda c: c.update(topics={"label_lm": "llama"}), r"'topics.label_lm' = 'llama' is not in `lms`"),
+        (lambda c: c.update(topics={"labeller": "gpt"}), r"'topics.labeller' = 'gpt' .*Allowed: .*'chat'"),
         (lambda c: c.update(prompt_template="no/such.txt"), r"'prompt_template' = 'no/such.txt': .*No such file"),
         (lambda c: c.setdefault("metrics", {}).update(rating={"rater": "local", "lm": "llama"}),
          r"'metrics.rating.lm' = 'llama': the local rater needs one of \[.*'smollm2'"),

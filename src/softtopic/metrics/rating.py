@@ -115,6 +115,47 @@ def parse_rating(reply: str) -> float:
     return float(match.group()) if match else float("nan")
 
 
+def endpoint_url(base_url: str | None) -> str:
+    """The chat endpoint's base URL: `base_url`, else OPENAI_BASE_URL, else OpenAI's."""
+    return (base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1").rstrip("/")
+
+
+def chat_completion(base_url: str, model: str, api_key: str, prompt: str, max_tokens: int, retries: int = 3,
+                    backoff_s: float = 1.0, timeout_s: float = 60.0) -> str:
+    """The reply of an OpenAI-compatible endpoint (``POST {base_url}/chat/completions``, temperature 0) to one
+    user message; transient failures (timeouts, 408/409/429, 5xx) are retried with exponential back-off."""
+    body = json.dumps({
+        "model": model,
+        "messages": [{"role": "user", "content": prompt}],
+        "temperature": 0,
+        "max_tokens": max_tokens,
+    }).encode()
+    headers = {"Content-Type": "application/json"}
+    if api_key:
+        headers["Authorization"] = f"Bearer {api_key}"
+    url = f"{base_url}/chat/completions"
+    problem = None
+    for attempt in range(retries + 1):
+        if attempt:
+            time.sleep(backoff_s * 2 ** (attempt - 1))
+        try:
+            request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+            with urllib.request.urlopen(request, timeout=timeout_s) as response:
+                return json.loads(response.read())["choices"][0]["message"]["content"]
+        except urllib.error.HTTPError as error:
+            problem = f"HTTP {error.code} {error.reason}"
+            if error.code not in (408, 409, 429) and error.code < 500:
+                break  # a client error (bad key, bad model): retrying cannot help
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
+            problem = str(getattr(error, "reason", error))
+        log.warning("chat request %d/%d to %s failed: %s", attempt + 1, retries + 1, url, problem)
+    raise RatingEndpointError(
+        f"the chat endpoint {url} (model '{model}') failed: {problem}. Check metrics.rating.base_url "
+        "(or OPENAI_BASE_URL) and the API key in the variable named by metrics.rating.api_key_env, "
+        "or set metrics.rating.rater (or topics.labeller) to another value."
+    )
+
+
 class ChatRater(Rater):
     """An OpenAI-compatible chat endpoint; settings from arguments or the environment."""
 
@@ -128,7 +169,7 @@ class ChatRater(Rater):
         backoff_s: float = 1.0,
         timeout_s: float = 60.0,
     ):
-        self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1").rstrip("/")
+        self.base_url = endpoint_url(base_url)
         self.model = model or os.environ.get("OPENAI_MODEL") or "gpt-4o"
         self.api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY", "")
         self.cache_path = Path(cache) if cache else None
@@ -139,36 +180,8 @@ class ChatRater(Rater):
         return hashlib.sha256(json.dumps([self.model, INSTRUCTION, list(words)]).encode()).hexdigest()
 
     def _ask(self, words: Sequence[str]) -> str:
-        body = json.dumps({
-            "model": self.model,
-            "messages": [{"role": "user", "content": rating_prompt(words)}],
-            "temperature": 0,
-            "max_tokens": 4,
-        }).encode()
-        headers = {"Content-Type": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        url = f"{self.base_url}/chat/completions"
-        problem = None
-        for attempt in range(self.retries + 1):
-            if attempt:
-                time.sleep(self.backoff_s * 2 ** (attempt - 1))
-            try:
-                request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-                with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-                    return json.loads(response.read())["choices"][0]["message"]["content"]
-            except urllib.error.HTTPError as error:
-                problem = f"HTTP {error.code} {error.reason}"
-                if error.code not in (408, 409, 429) and error.code < 500:
-                    break  # a client error (bad key, bad model): retrying cannot help
-            except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
-                problem = str(getattr(error, "reason", error))
-            log.warning("rating request %d/%d to %s failed: %s", attempt + 1, self.retries + 1, url, problem)
-        raise RatingEndpointError(
-            f"the rating endpoint {url} (model '{self.model}') failed: {problem}. Check metrics.rating.base_url "
-            "(or OPENAI_BASE_URL) and the API key in the variable named by metrics.rating.api_key_env, "
-            "or set metrics.rating.rater to 'none' or 'local'."
-        )
+        return chat_completion(self.base_url, self.model, self.api_key, rating_prompt(words), 4, self.retries,
+                               self.backoff_s, self.timeout_s)
 
     def rate(self, topics: Sequence[Sequence[str]]) -> list[float]:
         ratings = []

@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 import scipy.sparse as sp
 
+from softtopic.files import atomic_write
 from softtopic.vocabulary import bag_of_words, build_vocabulary, check_vocabulary, filter_to_vocabulary, tokenize_documents
 from softtopic.workflow import script_logging
 
@@ -21,10 +22,13 @@ def main(snakemake):
     if len(vocabulary) < settings["size"]:
         log.warning("only %d distinct words, fewer than vocabulary.size = %d", len(vocabulary), settings["size"])
     bow = bag_of_words(tokens, vocabulary)
-    Path(snakemake.output.vocabulary).write_text("\n".join(vocabulary) + "\n")
-    sp.save_npz(snakemake.output.bow, bow)
+    with atomic_write(snakemake.output.vocabulary) as tmp:
+        tmp.write_text("\n".join(vocabulary) + "\n")
+    with atomic_write(snakemake.output.bow) as tmp:
+        sp.save_npz(tmp, bow)
     lines = (" ".join(words) for words in filter_to_vocabulary(tokens, vocabulary))
-    Path(snakemake.output.texts).write_text("".join(line + "\n" for line in lines))
+    with atomic_write(snakemake.output.texts) as tmp:
+        tmp.write_text("".join(line + "\n" for line in lines))
     empty = int((bow.getnnz(axis=1) == 0).sum())
     log.info("%s filter: vocabulary of %d words; %d documents, %d with an empty BoW", settings["filter"],
              len(vocabulary), bow.shape[0], empty)

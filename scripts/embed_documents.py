@@ -9,6 +9,7 @@ import pandas as pd
 import torch
 
 from softtopic.embeddings import encode_documents, load_encoder
+from softtopic.files import atomic_write
 from softtopic.lm import pick_device
 from softtopic.workflow import script_logging
 
@@ -29,7 +30,8 @@ def main(snakemake):
     device = pick_device(snakemake.params.device)
     encoder = load_encoder(snakemake.params.encoder, device=device)
     embeddings = encode_documents(texts, encoder, snakemake.params.batch_size)
-    np.save(snakemake.output.embeddings, embeddings)
+    with atomic_write(snakemake.output.embeddings) as tmp:
+        np.save(tmp, embeddings)
     log.info("%s on %s, %s text: %d documents -> %s (%d empty texts)", snakemake.params.encoder, device,
              snakemake.params.text, len(texts), embeddings.shape, sum(not t for t in texts))
 

@@ -12,6 +12,7 @@ import pandas as pd
 import torch
 import transformers
 
+from softtopic.files import atomic_write
 from softtopic.lm import DocumentPass, discard_shards, partition_documents
 from softtopic.prompting import PromptTemplate
 from softtopic.workflow import script_logging
@@ -37,12 +38,15 @@ def main(snakemake):
             "logits, e.g. %s (projection: chain tells them apart)",
             projection.shared_words, len(vocabulary), projection.summary(3)["example_groups"],
         )
-    texts = pd.read_parquet(snakemake.input.documents, columns=["text"])["text"].tolist()
+    corpus = pd.read_parquet(snakemake.input.documents, columns=["doc_id", "text", "source_row"])
+    texts = corpus["text"].tolist()
     prompts, truncated = stage.prompts(texts)
     documents = partition_documents(prompts, tokenizer, settings["batch_size"], parts, stage.token_budget)[part - 1]
     log.info("LM job %d of %d: %d of %d documents", part, parts, len(documents), len(prompts))
     if documents:
-        logits, hidden, stats = stage.run([prompts[i] for i in documents], snakemake.params.shard_dir)
+        names = [f"doc_id {corpus['doc_id'][i]} (source row {corpus['source_row'][i]})" for i in documents]
+        logits, hidden, stats = stage.run([prompts[i] for i in documents], snakemake.params.shard_dir,
+                                          document_ids=names)
         stats = stats.as_dict()
         discard_shards(snakemake.params.shard_dir)
     else:  # more jobs than batches: this one has nothing to compute
@@ -65,10 +69,9 @@ def main(snakemake):
         "extraction": stats,
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__},
     }
-    np.savez(
-        snakemake.output.part, documents=np.asarray(documents, dtype=np.int64), total_documents=len(prompts),
-        logits=logits, hidden=hidden, meta=json.dumps(meta),
-    )
+    with atomic_write(snakemake.output.part) as tmp:
+        np.savez(tmp, documents=np.asarray(documents, dtype=np.int64), total_documents=len(prompts),
+                 logits=logits, hidden=hidden, meta=json.dumps(meta))
     log.info("LM job %d of %d: %s", part, parts, stats)
 
 

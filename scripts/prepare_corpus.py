@@ -3,6 +3,7 @@
 import sys
 
 from softtopic.corpus import prepare_corpus, read_table, subsample, write_report
+from softtopic.files import atomic_write
 from softtopic.workflow import script_logging
 
 
@@ -18,7 +19,8 @@ def main(snakemake):
         report.sampled_to = len(documents)
     for problem in report.malformed:
         log.warning("malformed row skipped: %s", problem)
-    documents.to_parquet(snakemake.output.documents, index=False)
+    with atomic_write(snakemake.output.documents) as tmp:
+        documents.to_parquet(tmp, index=False)
     write_report(report, snakemake.output.report)
     log.info("%s", report.as_dict() | {"malformed": f"{len(report.malformed)} rows (listed above)"})
     # Snakemake shows a script's stderr on the console: one line per corpus, details in the report.

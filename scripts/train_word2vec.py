@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 
 from softtopic.embeddings import train_word_vectors
+from softtopic.files import atomic_write
 from softtopic.workflow import script_logging
 
 
@@ -15,7 +16,8 @@ def main(snakemake):
     vocabulary = Path(snakemake.input.vocabulary).read_text().split()
     vectors = train_word_vectors(sentences, vocabulary, settings["dimensions"], settings["window"],
                                  settings["epochs"], settings["seed"])
-    np.save(snakemake.output.vectors, vectors)
+    with atomic_write(snakemake.output.vectors) as tmp:
+        np.save(tmp, vectors)
     log.info("word2vec on %d documents: %s", len(sentences), vectors.shape)
 
 

@@ -101,6 +101,18 @@ def test_a_changed_setting_discards_finished_shards(tiny_lm, prompts, tmp_path):
         assert run_extract(tiny_lm, prompts, shards, settings)[2].shards_resumed == 0, key
 
 
+def test_shards_cut_another_way_are_discarded(tiny_lm, prompts, tmp_path):
+    """Shard files are numbered by position: shards of 1 batch read as shards of 2 would skip batches."""
+    model, tokenizer = tiny_lm
+    ids = project_vocabulary(tokenizer, WORDS).token_ids
+    logits, _, first = run_extract(tiny_lm, prompts, tmp_path / "shards")
+    (tmp_path / "shards" / "shard-00000.npz").unlink()  # killed: shard 1 (batch 1) is left
+    again, _, stats = extract(model, tokenizer, prompts, ids, tmp_path / "shards", batch_size=2, batches_per_shard=2,
+                              progress=False)
+    assert first.shards_total == 3 and stats.shards_total == 2 and stats.shards_resumed == 0
+    np.testing.assert_array_equal(again, logits)
+
+
 def test_check_restricted_head_raises_on_a_head_that_disagrees(tiny_lm, prompts):
     model, tokenizer = tiny_lm
     ids = project_vocabulary(tokenizer, WORDS).token_ids
@@ -123,7 +135,8 @@ def lm_job(tiny_lm, tmp_path, monkeypatch, script_globals):
     script = load_script("lm_outputs")
     monkeypatch.setattr(softtopic.lm, "load_lm", lambda manifest, dtype, device: tiny_lm)  # DocumentPass's
     monkeypatch.setattr(script, "discard_shards", lambda path: None)  # keep shards, as if killed
-    pd.DataFrame({"text": DOCS[1:4]}).to_parquet(tmp_path / "documents.parquet")
+    pd.DataFrame({"doc_id": [10, 11, 12], "text": DOCS[1:4], "source_row": [29, 30, 31]}).to_parquet(
+        tmp_path / "documents.parquet")
     (tmp_path / "vocabulary.txt").write_text("\n".join(WORDS) + "\n")
     calls = []
     real_extract = softtopic.lm.extract
@@ -172,3 +185,48 @@ def test_lm_job_reuses_shards_only_for_the_same_dtype_device_and_lm(lm_job, tmp_
     assert lm_job(second, dtype="bfloat16", device="cpu:0", projection="chain").shards_resumed == 3
     meta = json.loads(str(np.load(tmp_path / "1-of-1.npz")["meta"]))
     assert meta["projection"]["method"] == "chain" and meta["projection"]["chain"]["extra_steps"] == 0
+
+
+# ---------------------------------------------------------------- non-finite LM outputs
+def poison(monkeypatch, tiny_lm, word):
+    """Make the LM body return inf hidden states for every row whose prompt holds `word` (a bf16 overflow)."""
+    model, tokenizer = tiny_lm
+    body = model.get_decoder()
+    marker = tokenizer.convert_tokens_to_ids(word)
+    forward = body.forward
+
+    def broken(*args, **kwargs):
+        out = forward(*args, **kwargs)
+        rows = (kwargs["input_ids"] == marker).any(-1)
+        out.last_hidden_state[rows] = float("inf")
+        return out
+
+    monkeypatch.setattr(body, "forward", broken)
+    return forward
+
+
+def test_non_finite_lm_outputs_stop_extract_naming_the_documents(tiny_lm, prompts, tmp_path, monkeypatch):
+    from softtopic.lm import NonFiniteOutputError
+
+    poison(monkeypatch, tiny_lm, "Rain")  # documents 0 and 4 share that prompt
+    with pytest.raises(NonFiniteOutputError, match=r"non-finite values \(inf or nan\) in its logits and hidden "
+                                                   r"states for 2 document\(s\): 0, 4\. .*dtype: float32") as error:
+        run_extract(tiny_lm, prompts, tmp_path / "shards")
+    assert error.value.documents == [0, 4]
+    saved = [np.load(path)["index"] for path in sorted((tmp_path / "shards").glob("shard-*.npz"))]
+    assert saved  # the batches before it were kept for a rerun, none of its own
+    finite = {i for index in saved for i in index}
+    assert len(finite) < 6 and all(np.isfinite(np.load(p)["hidden"]).all() for p in (tmp_path / "shards").glob("shard-*"))
+
+
+def test_lm_job_with_a_non_finite_document_names_its_doc_id_and_writes_no_part(lm_job, tiny_lm, tmp_path, monkeypatch):
+    from softtopic.lm import NonFiniteOutputError
+
+    manifest = tmp_path / "lm.json"
+    manifest.write_text(json.dumps({"source": "x.gguf", "kind": "gguf", "load_path": "model"}))
+    healthy = poison(monkeypatch, tiny_lm, "striker")  # the job's third document: doc_id 12, source row 31
+    with pytest.raises(NonFiniteOutputError, match=r"for 1 document\(s\): doc_id 12 \(source row 31\)"):
+        lm_job(manifest)
+    assert not (tmp_path / "1-of-1.npz").exists()
+    monkeypatch.setattr(tiny_lm[0].get_decoder(), "forward", healthy)
+    assert lm_job(manifest).documents == 3 and (tmp_path / "1-of-1.npz").exists()

@@ -3,9 +3,11 @@
 Both start from one local run of the tiny config inside a fresh git repository holding the project's files.
 """
 
+import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -144,15 +146,31 @@ def cluster(tmp_path_factory):
         cluster.stop()
 
 
+def slurm_snakemake(root, workdir, cluster, *args, popen=False):
+    """The profile as shipped, plus what this one-node test cluster needs: its LM jobs go to the `gpu`
+    partition but ask for no GPU (it has none), with the 2 CPUs it has; no accounting, so squeue."""
+    command = [sys.executable, "-m", "snakemake", "--configfile", TINY, "--cores", "2", "--profile", "profiles/slurm",
+               "-d", str(workdir), "--jobs", "2", "--set-resources", "lm_outputs:slurm_partition=gpu",
+               "lm_outputs:gpu=0", "--set-threads", "lm_outputs=2", "--slurm-status-command", "squeue",
+               "--slurm-init-seconds-before-status-checks", "2", *args]
+    if popen:
+        return subprocess.Popen(command, cwd=root, env=cluster.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True)
+    return run(command, root, cluster.env)
+
+
+def wait_for(ready, timeout, what):
+    deadline = time.time() + timeout
+    while not (found := ready()):
+        assert time.time() < deadline, f"no {what} within {timeout} s"
+        time.sleep(0.002)
+    return found
+
+
 def test_tiny_config_through_the_slurm_profile_equals_a_local_run(project, cluster, tmp_path):
     workdir = tmp_path / "on-slurm"
     start = time.perf_counter()
-    # The profile as shipped, plus what this one-node test cluster needs: its LM jobs go to the `gpu`
-    # partition but ask for no GPU (it has none), with the 2 CPUs it has; no accounting, so squeue.
-    printed = snakemake(project, "--profile", "profiles/slurm", "-d", str(workdir), "--jobs", "2",
-              "--set-resources", "lm_outputs:slurm_partition=gpu", "lm_outputs:gpu=0",
-              "--set-threads", "lm_outputs=2", "--slurm-status-command", "squeue",
-              "--slurm-init-seconds-before-status-checks", "2", env=cluster.env)
+    printed = slurm_snakemake(project, workdir, cluster)
     print(f"tiny config through SLURM: {time.perf_counter() - start:.1f} s")
 
     # Every job that is not a localrule ran as a SLURM job, in the partition its rule asks for.
@@ -176,3 +194,46 @@ def test_tiny_config_through_the_slurm_profile_equals_a_local_run(project, clust
         np.testing.assert_array_equal(np.load(workdir / name), np.load(project / name))
     pd.testing.assert_frame_equal(pd.read_csv(workdir / "reports/bbc/metrics.csv"),
                                   pd.read_csv(project / "reports/bbc/metrics.csv"))
+
+
+def test_an_lm_job_cancelled_on_slurm_resumes_from_its_finished_shards(project, cluster, tmp_path):
+    """scancel an LM job between two of its shards (the job is paused there with SIGSTOP, so the moment is
+    exact); Snakemake reports the job failed, and the rerun resumes from the finished shards and writes
+    the arrays of the uninterrupted local run."""
+    workdir = tmp_path / "cancelled"
+    for name in ("data/raw", "resources/lm", "results/bbc/corpus", "results/bbc/vocabulary"):  # mtimes kept
+        shutil.copytree(project / name, workdir / name)
+    shards = workdir / LM_DIR / "shards" / "1-of-1"
+    lock = shards.with_name("1-of-1.lock")
+    start = time.perf_counter()
+    first = slurm_snakemake(project, workdir, cluster, "--retries", "0", f"{LM_DIR}/logits.npy", popen=True)
+    try:
+        # the job's extraction process writes its PID into the lock once it holds it, before any shard
+        pid = wait_for(lambda: lock.exists() and lock.read_text().strip().isdigit() and int(lock.read_text()),
+                       300, "LM job holding its shard lock")
+        wait_for(lambda: (shards / "shard-00000.npz").exists(), 120, "first shard")
+        os.kill(pid, signal.SIGSTOP)
+        finished = sorted(p.name for p in shards.glob("shard-*.npz"))
+        (job,) = subprocess.run(["squeue", "-h", "-t", "RUNNING", "-o", "%i"], env=cluster.env, capture_output=True, text=True,
+                                check=True).stdout.split()
+        subprocess.run(["scancel", job], env=cluster.env, check=True)
+        os.kill(pid, signal.SIGCONT)  # the pending SIGTERM of scancel ends it before another shard
+        printed, _ = first.communicate(timeout=300)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert first.returncode != 0 and "Error in rule lm_outputs" in printed, printed[-3000:]
+    assert "rule acquire_lm" not in printed and "rule build_vocabulary" not in printed  # only the LM stage ran
+    assert sorted(p.name for p in shards.glob("shard-*.npz")) == finished
+    assert not (workdir / LM_DIR / "parts").exists() or not list((workdir / LM_DIR / "parts").iterdir())
+
+    cancelled = time.perf_counter()
+    slurm_snakemake(project, workdir, cluster, f"{LM_DIR}/logits.npy")
+    print(f"LM job cancelled on SLURM: {cancelled - start:.1f} s to the failed run's end, rerun "
+          f"{time.perf_counter() - cancelled:.1f} s")
+    extraction = json.loads((workdir / LM_DIR / "meta.json").read_text())["extraction"]
+    assert extraction["shards_resumed"] == len(finished) < extraction["shards_total"], (finished, extraction)
+    assert extraction["tokens_computed_this_run"] < extraction["prompt_tokens"]
+    for name in (f"{LM_DIR}/logits.npy", f"{LM_DIR}/hidden.npy"):
+        np.testing.assert_array_equal(np.load(workdir / name), np.load(project / name))
+    assert not shards.exists()  # removed once the arrays were written

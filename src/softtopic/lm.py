@@ -26,6 +26,7 @@ import torch
 from tqdm import tqdm
 
 from softtopic.chain import ChainHead, ChainPlan, naive_chain_scores, word_boundary_tokens
+from softtopic.files import atomic_write
 from softtopic.lm_forward import apply_softcap, left_padded_positions, logit_softcap
 from softtopic.rows import release
 from softtopic.sources import classify_source, packaged_gguf, path_reason
@@ -242,7 +243,9 @@ def check_restricted_head(head: RestrictedHead, batch: dict, dtype: torch.dtype)
     """Fail loudly if the restricted head disagrees with the model's full head; returns max error."""
     ours, _ = head(batch["input_ids"], batch["attention_mask"])
     full = head.full_logits(batch["input_ids"], batch["attention_mask"])
-    error = float((ours - full).abs().max())
+    difference = (ours - full).abs()
+    # rows that are not finite are named by `check_finite` in the pass itself
+    error = float(difference[torch.isfinite(difference)].max()) if torch.isfinite(difference).any() else 0.0
     tolerance = 1e-3 if dtype == torch.float32 else 0.15
     scale = max(1.0, float(full.abs().max()))
     if error > tolerance * scale:
@@ -272,6 +275,34 @@ def check_chain_head(head: ChainHead, prompt_ids: Sequence[int], dtype: torch.dt
 
 
 # ---------------------------------------------------------------- the sharded, resumable pass
+class NonFiniteOutputError(RuntimeError):
+    """The LM returned inf or nan for some documents (`documents`: their names)."""
+
+    def __init__(self, message: str, documents: list):
+        super().__init__(message)
+        self.documents = documents
+
+
+def check_finite(logits: torch.Tensor, hidden: torch.Tensor, rows: Sequence[int], inverse: np.ndarray,
+                 document_ids: Sequence | None = None) -> None:
+    """Raise `NonFiniteOutputError` naming the documents whose logits or hidden states (one batch, for the
+    unique prompts `rows`) hold inf or nan; `inverse` maps documents to unique prompts, `document_ids` names
+    documents (default: their positions)."""
+    bad_logits = ~torch.isfinite(logits).all(-1).cpu().numpy()
+    bad_hidden = ~torch.isfinite(hidden).all(-1).cpu().numpy()
+    if not (bad_logits.any() or bad_hidden.any()):
+        return
+    unique = np.asarray(rows)[bad_logits | bad_hidden]
+    positions = np.flatnonzero(np.isin(inverse, unique))
+    names = positions.tolist() if document_ids is None else [document_ids[i] for i in positions]
+    where = " and ".join(what for what, bad in (("logits", bad_logits), ("hidden states", bad_hidden)) if bad.any())
+    shown = ", ".join(map(str, names[:20])) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
+    raise NonFiniteOutputError(
+        f"the LM returned non-finite values (inf or nan) in its {where} for {len(names)} document(s): {shown}. "
+        "Likely an overflow of float16/bfloat16 (set the LM's dtype: float32) or a broken LM checkpoint; "
+        "nothing of this batch was saved", names)
+
+
 @dataclass
 class ExtractionStats:
     documents: int = 0
@@ -388,6 +419,7 @@ def extract(
     chain: ChainPlan | None = None,
     chain_top_groups: int | None = None,
     chain_prior_ids: Sequence[int] | None = None,
+    document_ids: Sequence | None = None,
 ) -> tuple[np.ndarray, np.ndarray, ExtractionStats]:
     """Logits over V (N x |V|) and final hidden states (N x d), fp32, in the order of `prompts`.
 
@@ -396,6 +428,8 @@ def extract(
     `chain_prior_ids`: see `ChainHead`).
     Identical prompts are computed once. Finished shards in `shard_dir` are reused when they were
     made for the same inputs (`settings` names anything else that changes the numbers).
+    Non-finite logits or hidden states stop it (`NonFiniteOutputError`, naming the documents by
+    `document_ids`, default their positions in `prompts`) before their shard is written.
     """
     device = next(model.parameters()).device
     dtype = next(model.parameters()).dtype
@@ -410,7 +444,7 @@ def extract(
     )
     shard_dir = Path(shard_dir)
     plan = {"batch_size": batch_size, "token_budget": token_budget, "projection": "chain" if chain else "first_token",
-            "chain_top_groups": chain_top_groups}
+            "chain_top_groups": chain_top_groups, "batches_per_shard": batches_per_shard}
     lock = _prepare_shard_dir(shard_dir, _fingerprint(unique, token_ids, {**plan, **(settings or {})}))
     head = RestrictedHead(model, token_ids)
 
@@ -443,6 +477,7 @@ def extract(
         shard_logits, shard_hidden = [], []
         for batch in shard:
             logits, hidden = head(**collate(batch))
+            check_finite(logits, hidden, batch, inverse, document_ids)
             shard_logits.append(logits.cpu().numpy())
             shard_hidden.append(hidden.cpu().numpy())
             bar.update(sum(lengths[i] for i in batch))
@@ -451,9 +486,8 @@ def extract(
         index = np.asarray(indices, dtype=np.int64)
         logits_u[index] = np.concatenate(shard_logits)
         hidden_u[index] = np.concatenate(shard_hidden)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")  # unique per process
-        np.savez(tmp, index=index, logits=logits_u[index], hidden=hidden_u[index])
-        tmp.replace(path)
+        with atomic_write(path) as tmp:  # a name unique to this process, renamed once complete
+            np.savez(tmp, index=index, logits=logits_u[index], hidden=hidden_u[index])
         log.info("shard %d/%d done (%d prompts, %d tokens)", number + 1, len(shards), len(indices), shard_tokens)
     bar.close()
     lock.close()
@@ -621,9 +655,11 @@ class DocumentPass:
             meta["chain"] = {**self.chain.summary(), "top_groups": self.top_groups}
         return meta
 
-    def run(self, prompts: Sequence[str], shard_dir: str | Path, progress: bool = True):
+    def run(self, prompts: Sequence[str], shard_dir: str | Path, progress: bool = True,
+            document_ids: Sequence | None = None):
         """(logits over V, hidden states, ExtractionStats) of `prompts` through `extract`, resuming (or
-        reusing) finished shards in `shard_dir` made for the same prompts and settings."""
+        reusing) finished shards in `shard_dir` made for the same prompts and settings (`document_ids`
+        name the documents in an error)."""
         return extract(
             self.model, self.tokenizer, prompts, self.projection.token_ids, shard_dir,
             batch_size=self.settings["batch_size"], batches_per_shard=self.settings["shard_batches"],
@@ -632,4 +668,5 @@ class DocumentPass:
             progress=progress, token_budget=self.token_budget, chain=self.chain,
             chain_top_groups=self.top_groups,
             chain_prior_ids=self.tokenizer(self.template.render(""))["input_ids"] if self.chain is not None else None,
+            document_ids=document_ids,
         )

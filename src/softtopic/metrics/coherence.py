@@ -32,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from softtopic.files import atomic_write
+
 EPSILON = 1e-12  # gensim.topic_coherence.direct_confirmation_measure.EPSILON
 # gensim's default window per measure (CoherenceModel.SLIDING_WINDOW_SIZES); None: whole documents.
 WINDOW_SIZES = {"c_v": 110, "c_npmi": 10, "c_uci": 10, "u_mass": None}
@@ -70,13 +72,14 @@ class Reference:
         return np.diff(self.word_ptr)
 
     def save(self, path: str | Path) -> None:
-        np.savez_compressed(
-            path,
-            vocabulary=np.asarray(self.vocabulary, dtype=str),
-            doc_lengths=self.doc_lengths,
-            word_ptr=self.word_ptr,
-            positions=self.positions,
-        )
+        with atomic_write(path) as tmp:
+            np.savez_compressed(
+                tmp,
+                vocabulary=np.asarray(self.vocabulary, dtype=str),
+                doc_lengths=self.doc_lengths,
+                word_ptr=self.word_ptr,
+                positions=self.positions,
+            )
 
     @classmethod
     def load(cls, path: str | Path) -> "Reference":

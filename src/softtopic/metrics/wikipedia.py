@@ -15,6 +15,8 @@ import gzip
 from collections.abc import Iterator
 from pathlib import Path
 
+from softtopic.files import atomic_write
+
 DUMP_SUFFIX = ".xml.bz2"
 
 
@@ -63,7 +65,7 @@ def write_token_lines(token_lists, path: str | Path) -> int:
     the number of documents."""
     opener = gzip.open if str(path).endswith(".gz") else open
     count = 0
-    with opener(path, "wt", encoding="utf-8") as handle:
+    with atomic_write(path) as tmp, opener(tmp, "wt", encoding="utf-8") as handle:
         for tokens in token_lists:
             handle.write(" ".join(tokens) + "\n")
             count += 1

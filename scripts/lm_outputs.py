@@ -12,7 +12,7 @@ import pandas as pd
 import torch
 import transformers
 
-from softtopic.lm import discard_shards, extract, load_lm, partition_documents, pick_device, resolve_dtype, resolve_token_budget
+from softtopic.lm import extract, load_lm, partition_documents, pick_device, resolve_dtype, resolve_token_budget
 from softtopic.chain import plan_chain
 from softtopic.prompting import PromptTemplate, project_vocabulary, truncate_document
 from softtopic.workflow import script_logging
@@ -69,8 +69,7 @@ def main(snakemake):
             token_budget=token_budget, chain=chain, chain_top_groups=top_groups,
             chain_prior_ids=tokenizer(template.render(""))["input_ids"],
         )
-        stats = stats.as_dict()
-        discard_shards(snakemake.params.shard_dir)
+        stats = stats.as_dict()  # the shards stay until gather_lm_outputs has the part: a rerun resumes them
     else:  # more jobs than batches: this one has nothing to compute
         hidden_size = model.get_output_embeddings().weight.shape[1]
         logits = np.zeros((0, len(projection.token_ids)), dtype=np.float32)

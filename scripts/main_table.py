@@ -13,6 +13,7 @@ from softtopic.tables import (
     summarise,
     with_references,
 )
+from softtopic.variants import tau_label
 from softtopic.workflow import script_logging
 
 
@@ -22,7 +23,7 @@ def main(snakemake):
     runs = main_table_runs(runs, snakemake.params.tau)
     summary = summarise(runs, list(COLUMNS))
     caption = (
-        f"Mean ± sd over K x seeds per corpus and method (DSL at tau = {snakemake.params.tau:g}); "
+        f"Mean ± sd over K x seeds per corpus and method (DSL at tau = {tau_label(snakemake.params.tau)}); "
         "**bold**: best, <u>underlined</u>: worst, each by Welch's t-test at p < .05 against every other method.\n\n"
     )
     with open(snakemake.output.markdown, "w") as handle:

@@ -121,7 +121,6 @@ def lm_job(tiny_lm, tmp_path, monkeypatch, script_globals):
     """Run scripts/lm_outputs.py's main on three documents; returns the `extract` calls' stats."""
     script = load_script("lm_outputs")
     monkeypatch.setattr(script, "load_lm", lambda manifest, dtype, device: tiny_lm)
-    monkeypatch.setattr(script, "discard_shards", lambda path: None)  # keep shards, as if killed
     pd.DataFrame({"text": DOCS[1:4]}).to_parquet(tmp_path / "documents.parquet")
     (tmp_path / "vocabulary.txt").write_text("\n".join(WORDS) + "\n")
     calls = []
@@ -171,3 +170,14 @@ def test_lm_job_reuses_shards_only_for_the_same_dtype_device_and_lm(lm_job, tmp_
     assert lm_job(second, dtype="bfloat16", device="cpu:0", projection="chain").shards_resumed == 3
     meta = json.loads(str(np.load(tmp_path / "1-of-1.npz")["meta"]))
     assert meta["projection"]["method"] == "chain" and meta["projection"]["chain"]["extra_steps"] == 0
+
+
+def test_a_finished_lm_job_leaves_its_shards_for_a_rerun(lm_job, tmp_path):
+    """Issue 19: an orphaned LM job that finishes writes a part file that Snakemake then reruns (incomplete);
+    its shards must still be there to resume, not be recomputed. gather_lm_outputs removes them."""
+    manifest = tmp_path / "lm" / "lm.json"
+    manifest.parent.mkdir()
+    manifest.write_text(json.dumps({"source": "x.gguf", "kind": "gguf", "load_path": "model"}))
+    assert lm_job(manifest).shards_resumed == 0
+    again = lm_job(manifest)
+    assert again.shards_resumed == again.shards_total == 3 and again.tokens_computed == 0

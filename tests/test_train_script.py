@@ -3,6 +3,7 @@
 `scripts/train_model.py`'s `main` is called in-process with a stand-in for Snakemake's `snakemake` object.
 """
 
+import os
 from types import SimpleNamespace
 
 import numpy as np
@@ -10,7 +11,9 @@ import pytest
 import scipy.sparse as sp
 import torch
 
+from softtopic.errors import BusyError
 from softtopic.output import ModelOutput
+from softtopic.workflow import hold_lock
 
 from conftest import load_script
 
@@ -53,7 +56,7 @@ def run_job(train_script, inputs, tmp_path, monkeypatch, script_globals):
             reads: tuple = ("logits", "hidden")):
         base = base or name
         folder = tmp_path / f"{name}-tau{tau}-seed{seed}"
-        folder.mkdir()
+        folder.mkdir(exist_ok=True)
         wildcards = SimpleNamespace(corpus="tiny", K="2", seed=seed)
         if base == "dsl":
             wildcards.__dict__.update(lm="smollm2", prompt="default", tau=tau)
@@ -118,3 +121,16 @@ def test_bow_target_needs_no_logits(run_job):
     model, output = run_job("2", name="dsl-bow", base="dsl", settings={"target": "bow", "loss": "ce"},
                             reads=("hidden",))  # no logits given
     assert model.target == "bow" and output.theta.shape == (40, 2)
+
+
+def test_one_writer_per_run_directory(run_job, tmp_path):
+    """Issue 19: an orphaned training job still writing output.npz stops a second one, naming its PID."""
+    lock = hold_lock(tmp_path / "dsl-tau1-seed0" / "output.npz.lock", "held")
+    try:
+        with pytest.raises(BusyError, match=rf"dsl-tau1-seed0 is being written by another training job \(PID {os.getpid()}\)"):
+            run_job("1")
+        assert not (tmp_path / "dsl-tau1-seed0" / "output.npz").exists()
+    finally:
+        lock.close()
+    run_job("1")
+    assert not (tmp_path / "dsl-tau1-seed0" / "output.npz.lock").exists()

@@ -40,7 +40,7 @@ def method_name(model: str, lm) -> str:
 def main_table_runs(runs: pd.DataFrame, tau: float) -> pd.DataFrame:
     """The runs of the main table: every baseline run, LM-supervised runs at temperature `tau`."""
     supervised = runs["lm"].map(reads_lm)
-    keep = ~supervised | np.isclose(runs["tau"].astype(float), tau)
+    keep = ~supervised | np.isclose(runs["tau"].astype(float), tau, rtol=1e-9, atol=0)
     runs = runs[keep].copy()
     runs["method"] = [method_name(m, lm) for m, lm in zip(runs["model"], runs["lm"])]
     return runs
@@ -80,7 +80,7 @@ def summarise(runs: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
                 "best": i == best and significantly(values, i, "greater"),
                 "worst": i == worst and len(methods) > 1 and significantly(values, i, "less"),
             })
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["corpus", "method", "metric", "mean", "sd", "n", "best", "worst"])
 
 
 def _cell(row, bold, underline) -> str:

@@ -3,6 +3,7 @@
 `scripts/train_model.py`'s `main` is called in-process with a stand-in for Snakemake's `snakemake` object.
 """
 
+import fcntl
 import os
 from types import SimpleNamespace
 
@@ -11,9 +12,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from softtopic.errors import BusyError
 from softtopic.output import ModelOutput
-from softtopic.workflow import hold_lock
 
 from conftest import load_script
 
@@ -125,9 +124,13 @@ def test_bow_target_needs_no_logits(run_job):
 
 def test_one_writer_per_run_directory(run_job, tmp_path):
     """Issue 19: an orphaned training job still writing output.npz stops a second one, naming its PID."""
-    lock = hold_lock(tmp_path / "dsl-tau1-seed0" / "output.npz.lock", "held")
+    (tmp_path / "dsl-tau1-seed0").mkdir()
+    lock = open(tmp_path / "dsl-tau1-seed0" / "output.npz.lock", "w")  # as the other job holds it
+    lock.write(f"{os.getpid()}\n")
+    lock.flush()
+    fcntl.flock(lock, fcntl.LOCK_EX)
     try:
-        with pytest.raises(BusyError, match=rf"dsl-tau1-seed0 is being written by another training job \(PID {os.getpid()}\)"):
+        with pytest.raises(RuntimeError, match=rf"dsl-tau1-seed0 is being written by another training job \(PID {os.getpid()}\)"):
             run_job("1")
         assert not (tmp_path / "dsl-tau1-seed0" / "output.npz").exists()
     finally:

@@ -1,25 +1,27 @@
 # Coherence is scored in its own jobs: the reference corpus is tokenised and indexed once per
 # (corpus vocabulary, reference corpus), and each run's topics are counted against that index.
-# A MediaWiki dump as the reference is tokenised once, for every corpus.
+# A MediaWiki dump as the reference is tokenised once, for every corpus (the rule exists only then).
 
 
-rule tokenise_wikipedia:
-    input:
-        dump=wikipedia_dump,
-    output:
-        tokens="results/wikipedia/tokens.txt.gz",
-    log:
-        "logs/wikipedia/tokens.log",
-    benchmark:
-        "benchmarks/wikipedia/tokens.tsv"
-    conda:
-        "../envs/metrics.yaml"
-    threads: 4
-    params:
-        filter=config["vocabulary"]["filter"],
-        min_word_length=config["vocabulary"]["min_word_length"],
-    script:
-        "../scripts/tokenise_wikipedia.py"
+if is_dump(config["metrics"]["coherence_reference"]):
+
+    rule tokenise_wikipedia:
+        input:
+            dump=wikipedia_dump,
+        output:
+            tokens="results/wikipedia/tokens.txt.gz",
+        log:
+            "logs/wikipedia/tokens.log",
+        benchmark:
+            "benchmarks/wikipedia/tokens.tsv"
+        conda:
+            "../envs/metrics.yaml"
+        threads: 4
+        params:
+            filter=config["vocabulary"]["filter"],
+            min_word_length=config["vocabulary"]["min_word_length"],
+        script:
+            "../scripts/tokenise_wikipedia.py"
 
 
 rule encode_reference:

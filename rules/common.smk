@@ -2,9 +2,8 @@ import os
 import re
 from pathlib import Path
 
-from softtopic.config import ConfigError, validate_config
+from softtopic.config import read_prompt_template, validate_config
 from softtopic.metrics.wikipedia import is_dump
-from softtopic.prompting import check_template
 from softtopic.sources import PACKAGED_CORPORA
 from softtopic.variants import (
     ablation_grid,
@@ -16,9 +15,15 @@ from softtopic.variants import (
     reads_lm_stage,
 )
 
-# Validate and complete the config before any job runs (defaults come from the schema).
+# Validate and complete the config before any job runs (defaults come from the schema); every check
+# of a config value is there (softtopic.config), none in the input functions below.
 config.update(
-    validate_config(config, Path(workflow.basedir) / "config" / "schema.yaml", root=".")
+    validate_config(
+        config,
+        Path(workflow.basedir) / "config" / "schema.yaml",
+        root=".",
+        workflow_dir=workflow.basedir,
+    )
 )
 
 # Scripts import softtopic from src/, also inside per-rule conda environments.
@@ -30,20 +35,7 @@ def _alternatives(names):
     return "|".join(re.escape(n) for n in names) or "(?!x)x"
 
 
-def _prompt_template():
-    """The text of `prompt_template`: from the working directory, else from the workflow's directory."""
-    path = Path(config["prompt_template"])
-    if not path.is_absolute() and not path.exists():
-        path = Path(workflow.basedir) / path
-    try:
-        return check_template(path.read_text())
-    except (OSError, ValueError) as error:
-        raise ConfigError(
-            f"config key 'prompt_template' = '{config['prompt_template']}': {error}"
-        ) from None
-
-
-PROMPT_TEMPLATE = _prompt_template()
+PROMPT_TEMPLATE = read_prompt_template(config, ".", workflow.basedir)
 # Models and variants (config `variants`); a variant's runs are per LM, prompt and tau when its base
 # model's are.
 MODEL_NAMES = model_names(config)
@@ -197,22 +189,19 @@ def ablation_title(wildcards):
 
 
 def coherence_reference(wildcards):
-    """The coherence reference: the corpus's own documents unless the config names another corpus, or
-    the tokens of a MediaWiki dump."""
+    """The coherence reference as token lines (the corpus's own from the vocabulary
+    stage, or a MediaWiki dump's), or another corpus's documents (tokenised there)."""
     reference = config["metrics"]["coherence_reference"]
     if is_dump(reference):
         return {"tokens": "results/wikipedia/tokens.txt.gz"}
-    corpus = wildcards.corpus if reference == "self" else reference
-    return {"documents": f"results/{corpus}/corpus/documents.parquet"}
+    if reference == "self":
+        return {"tokens": f"results/{wildcards.corpus}/vocabulary/texts.txt"}
+    return {"documents": f"results/{reference}/corpus/documents.parquet"}
 
 
 def wikipedia_dump(wildcards):
-    reference = config["metrics"]["coherence_reference"]
-    if not is_dump(reference):
-        raise ValueError(
-            f"metrics.coherence_reference = {reference!r} names no MediaWiki dump (*.xml.bz2) to tokenise"
-        )
-    return reference
+    """The MediaWiki dump named by metrics.coherence_reference (the rule exists only when it names one)."""
+    return config["metrics"]["coherence_reference"]
 
 
 def run_metric_files(wildcards):
@@ -243,28 +232,18 @@ def metric_tables(wildcards):
     return [f"reports/{corpus}/metrics.csv" for corpus in config["run"]["corpora"]]
 
 
-def _rating():
-    """The rating settings, checked: a local rater needs an LM that the config knows."""
-    rating = config["metrics"]["rating"]
-    if rating["rater"] == "local" and rating["lm"] not in config["lms"]:
-        raise ValueError(
-            f"metrics.rating.lm = {rating['lm']!r}: the local rater needs one of {sorted(config['lms'])}"
-        )
-    return rating
-
-
 def rating_lm_manifest(wildcards):
-    rating = _rating()
+    rating = config["metrics"]["rating"]
     return f"resources/lm/{rating['lm']}/lm.json" if rating["rater"] == "local" else []
 
 
 def rating_lm_settings(wildcards):
-    rating = _rating()
+    rating = config["metrics"]["rating"]
     return config["lms"][rating["lm"]] if rating["rater"] == "local" else {}
 
 
 def rating_file(wildcards):
     """The run's topic rating, or nothing when rating is off."""
-    if _rating()["rater"] == "none":
+    if config["metrics"]["rating"]["rater"] == "none":
         return []
     return f"results/{wildcards.corpus}/rating/{wildcards.run}.json"

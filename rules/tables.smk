@@ -28,6 +28,7 @@ rule main_table:
     conda:
         "../envs/metrics.yaml"
     params:
+        lm_models=LM_MODELS,
         tau=config["metrics"]["table_tau"],
     script:
         "../scripts/main_table.py"

@@ -1,7 +1,9 @@
 """Reference documents -> their tokens within the corpus vocabulary, indexed by word (coherence counts).
 
-The reference is a corpus's documents.parquet (tokenised here) or a MediaWiki dump's tokens file (tokenised
-once by the tokenise_wikipedia rule, with the same filter)."""
+The reference is token lines, one document a line, already made with the vocabulary's filter: the corpus's
+own vocabulary/texts.txt (its tokens restricted to the vocabulary, which is all that is kept here) or a
+MediaWiki dump's tokens file (tokenised once by the tokenise_wikipedia rule); or another corpus's
+documents.parquet, tokenised here."""
 
 import pandas as pd
 

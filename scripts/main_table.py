@@ -20,7 +20,7 @@ from softtopic.workflow import script_logging
 def main(snakemake):
     log = script_logging(snakemake.log[0])
     runs = pd.concat([pd.read_csv(path) for path in snakemake.input.tables], ignore_index=True)
-    runs = main_table_runs(runs, snakemake.params.tau)
+    runs = main_table_runs(runs, snakemake.params.tau, snakemake.params.lm_models)
     summary = summarise(runs, list(COLUMNS))
     caption = (
         f"Mean ± sd over K x seeds per corpus and method (DSL at tau = {tau_label(snakemake.params.tau)}); "

@@ -98,3 +98,57 @@ def test_rejects_topics_that_cannot_be_scored():
         topic_coherences([["a", "a"]], reference, "c_v")
     with pytest.raises(ValueError, match="unknown coherence measure"):
         topic_coherences([["a", "b"]], reference, "c_w2v")
+
+
+@pytest.mark.parametrize("word_filter", ["release", "simple"])
+def test_the_corpus_as_reference_encodes_from_the_vocabulary_texts_as_from_its_documents(
+        tmp_path, script_globals, word_filter):
+    """encode_reference given the vocabulary stage's texts.txt (the corpus as its own reference) writes the
+    same bytes as when it tokenises documents.parquet itself, with a vocabulary small enough that most
+    tokens, and whole documents, fall outside it."""
+    import zipfile
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from conftest import load_script
+
+    texts = [r["text"] for r in bbc_records()[::60]] + ["", "a an of", "Xyzzy plugh 123."]
+    pd.DataFrame({"text": texts}).to_parquet(tmp_path / "documents.parquet")
+    out = {name: str(tmp_path / name) for name in ("vocabulary.txt", "bow.npz", "texts.txt")}
+    settings = {"size": 150, "filter": word_filter, "min_word_length": 3}
+    load_script("build_vocabulary").main(SimpleNamespace(
+        input=SimpleNamespace(documents=str(tmp_path / "documents.parquet")),
+        output=SimpleNamespace(vocabulary=out["vocabulary.txt"], bow=out["bow.npz"], texts=out["texts.txt"]),
+        params=SimpleNamespace(vocabulary=settings), wildcards=SimpleNamespace(corpus="bbc"),
+        log=[str(tmp_path / "vocabulary.log")]))
+    encode = load_script("encode_reference").main
+    members = {}
+    for source, given in (("documents", str(tmp_path / "documents.parquet")), ("tokens", out["texts.txt"])):
+        path = tmp_path / f"{source}.npz"
+        encode(SimpleNamespace(
+            input=SimpleNamespace(vocabulary=out["vocabulary.txt"], **{source: given}),
+            output=SimpleNamespace(reference=str(path)),
+            params=SimpleNamespace(filter=word_filter, min_word_length=3), log=[str(tmp_path / f"{source}.log")]))
+        with zipfile.ZipFile(path) as archive:  # each array's .npy bytes (the zip dates its members)
+            members[source] = {name: archive.read(name) for name in archive.namelist()}
+    assert members["tokens"] == members["documents"]
+    reference = Reference.load(tmp_path / "tokens.npz")
+    assert reference.num_docs == len(texts) and reference.doc_lengths[-3:].tolist() == [0, 0, 0]
+    assert 0 < reference.token_counts().sum() < sum(len(t.split()) for t in texts) / 2
+
+
+def test_the_workflow_gives_encode_reference_the_corpus_vocabulary_texts(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "--configfile",
+         str(REPO / "config" / "test" / "config.yaml"), "-n", "results/bbc/coherence/reference.npz"],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    job = (result.stdout + result.stderr).split("rule encode_reference:")[1].split("\n\n")[0]
+    assert "input: results/bbc/vocabulary/texts.txt, results/bbc/vocabulary/vocabulary.txt" in job.replace("\n", " ")

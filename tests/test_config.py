@@ -51,6 +51,10 @@ def test_shipped_configs_are_valid_and_completed_with_defaults(config):
         (lambda c: c["lms"]["smollm2"].update(source="pypi:not_a_package"), r"'lms.smollm2.source' .*not installed"),
         (lambda c: c["run"].update(lms=["llama"]), r"'run.lms\[0\]' = 'llama' is not in `lms`"),
         (lambda c: c["vocabulary"].update(sise=10), r"'vocabulary': .*'sise'.*allowed keys: \['filter', 'min_word_length', 'size'\]"),
+        (lambda c: c.update(prompt_template="no/such.txt"), r"'prompt_template' = 'no/such.txt': .*No such file"),
+        (lambda c: c.setdefault("metrics", {}).update(rating={"rater": "local", "lm": "llama"}),
+         r"'metrics.rating.lm' = 'llama': the local rater needs one of \[.*'smollm2'"),
+        (lambda c: c.setdefault("metrics", {}).update(rating={"rater": "local"}), r"'metrics.rating.lm' = None: the local rater needs one of"),
     ],
 )
 def test_bad_values_name_the_key_and_what_is_allowed(config, edit, message):
@@ -120,6 +124,14 @@ def _corpus_file(root, edit_corpus):
          r"'lms.smollm2.source' = 'models/absent.gguf': GGUF file not found"),
         (lambda c, r: c["run"].update(models=["dsl"], lms=["smollm2"]) or c["lms"]["smollm2"].update(source="./absent"),
          r"'lms.smollm2.source' = './absent': no such directory .*because it starts like a path"),
+        # the local rater's LM is checked although no model of the run reads the LM stage
+        (lambda c, r: c.setdefault("metrics", {}).update(rating={"rater": "local", "lm": "smollm2"}) or c["lms"]["smollm2"].update(source="./absent"),
+         r"'lms.smollm2.source' = './absent': no such directory"),
+        # a template in the working directory is read before the workflow's own (config/prompt_template.txt)
+        (lambda c, r: (r / "config").mkdir() or (r / "config" / "prompt_template.txt").write_text("{document} {instruction}"),
+         r"'prompt_template' = 'config/prompt_template.txt': a prompt template must put \{instruction\} before \{document\}"),
+        (lambda c, r: c.update(prompt_template=str(r / "t.txt")) or (r / "t.txt").write_text("{instruction}"),
+         r"'prompt_template' = '.*t.txt': a prompt template must hold each of .* exactly once"),
     ],
 )
 def test_every_cross_check_fails_on_its_bad_input(tmp_path, edit, message):

@@ -12,6 +12,10 @@ from softtopic.tables import (
     summarise,
     with_references,
 )
+from softtopic.variants import model_names, reads_lm_stage
+
+# What the main_table rule passes: every model name whose runs read the LM stage (one rule, in variants).
+LM_MODELS = [m for m in model_names({}) if reads_lm_stage({}, m)]
 
 
 def runs_frame():
@@ -26,7 +30,7 @@ def runs_frame():
 
 
 def test_dsl_rows_use_one_temperature():
-    runs = main_table_runs(runs_frame(), tau=3)
+    runs = main_table_runs(runs_frame(), tau=3, lm_models=LM_MODELS)
     assert sorted(runs["method"].unique()) == ["DSL, smollm2", "LDA", "ProdLDA"] and len(runs) == 12
 
 
@@ -34,7 +38,7 @@ def test_every_lm_supervised_backbone_is_named_per_lm_and_filtered_by_tau():
     rows = [{"corpus": "so", "model": m, "lm": lm, "tau": tau, "c_v": 0.5}
             for m in ["dsl-etm", "etm"] for lm in (["smollm2", "gemma"] if m != "etm" else [np.nan])
             for tau in ([1.0, 3.0] if m != "etm" else [np.nan])]
-    runs = main_table_runs(pd.DataFrame(rows), tau=3)
+    runs = main_table_runs(pd.DataFrame(rows), tau=3, lm_models=LM_MODELS)
     assert sorted(runs["method"]) == ["DSL-ETM, gemma", "DSL-ETM, smollm2", "ETM"]
     assert (runs.loc[runs["model"] == "dsl-etm", "tau"] == 3.0).all()
     summary = summarise(runs, ["c_v"])
@@ -42,8 +46,18 @@ def test_every_lm_supervised_backbone_is_named_per_lm_and_filtered_by_tau():
         "| ETM", "| DSL-ETM, gemma", "| DSL-ETM, smollm2"]
 
 
+def test_a_variant_of_an_lm_model_is_named_per_lm_and_filtered_by_tau():
+    config = {"variants": {"dsl-ce": {"model": "dsl", "training": {"objective": "ce"}}}}
+    lm_models = [m for m in model_names(config) if reads_lm_stage(config, m)]
+    rows = [{"corpus": "so", "model": "dsl-ce", "lm": "gemma", "tau": tau, "c_v": 0.5} for tau in (1.0, 3.0)]
+    rows.append({"corpus": "so", "model": "lda", "lm": np.nan, "tau": np.nan, "c_v": 0.4})
+    runs = main_table_runs(pd.DataFrame(rows), tau=3, lm_models=lm_models)
+    assert runs["method"].tolist() == ["dsl-ce, gemma", "LDA"] and runs["tau"].tolist()[0] == 3.0
+    assert "dsl-ce" in lm_models and "lda" not in lm_models
+
+
 def test_mean_sd_and_marks():
-    summary = summarise(main_table_runs(runs_frame(), tau=3), ["c_v", "purity"]).set_index(["method", "metric"])
+    summary = summarise(main_table_runs(runs_frame(), tau=3, lm_models=LM_MODELS), ["c_v", "purity"]).set_index(["method", "metric"])
     dsl = summary.loc[("DSL, smollm2", "c_v")]
     assert np.isclose(dsl["mean"], 0.40) and np.isclose(dsl["sd"], np.sqrt(0.0002 / 3)) and dsl["n"] == 4
     assert dsl["best"] and not dsl["worst"]
@@ -59,7 +73,7 @@ def test_welch_needs_every_other_group_beaten():
 
 
 def test_markdown_and_latex_layout():
-    summary = summarise(main_table_runs(runs_frame(), tau=3), ["c_v", "purity"])
+    summary = summarise(main_table_runs(runs_frame(), tau=3, lm_models=LM_MODELS), ["c_v", "purity"])
     markdown = markdown_table(summary)
     lines = markdown.splitlines()
     assert lines[0] == "| Method | bbc C_V | bbc Purity |"
@@ -72,7 +86,7 @@ def test_markdown_and_latex_layout():
 
 def test_retrieval_table_has_reference_rows_last():
     runs = runs_frame().assign(**{"p@1": 0.5, "p@5": 0.4, "p@10": 0.3})
-    summary = summarise(main_table_runs(runs, tau=3), list(RETRIEVAL_COLUMNS))
+    summary = summarise(main_table_runs(runs, tau=3, lm_models=LM_MODELS), list(RETRIEVAL_COLUMNS))
     references = pd.DataFrame([{"corpus": "bbc", "reference": "bow_cosine", "lm": None, "p@1": 0.7, "p@5": 0.6, "p@10": 0.5},
                                {"corpus": "bbc", "reference": "lm_soft_label_tau1", "lm": "smollm2",
                                 "p@1": 0.6, "p@5": 0.5, "p@10": 0.4}])

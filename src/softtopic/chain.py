@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from softtopic.lm_forward import apply_softcap, left_padded_positions, logit_softcap
+
 ROOT = -1  # the "query" of the prompt's own last position
 
 
@@ -143,8 +145,7 @@ class ChainHead(torch.nn.Module):
         self.body = model.get_decoder()
         self.head = model.get_output_embeddings()
         device = self.head.weight.device
-        config = getattr(model.config, "text_config", model.config)
-        self.softcap = getattr(config, "final_logit_softcapping", None)
+        self.softcap = logit_softcap(model)
         self.plan = plan
         self.edge_query = torch.as_tensor([q for q, _ in plan.edges], dtype=torch.long, device=device)
         self.edge_token = torch.as_tensor([t for _, t in plan.edges], dtype=torch.long, device=device)
@@ -201,10 +202,7 @@ class ChainHead(torch.nn.Module):
 
     def log_probs(self, hidden: torch.Tensor) -> torch.Tensor:
         """fp32 log-softmax over the LM's whole vocabulary of hidden states (..., d)."""
-        logits = self.head(hidden).float()
-        if self.softcap:
-            logits = torch.tanh(logits / self.softcap) * self.softcap
-        return torch.log_softmax(logits, dim=-1)
+        return torch.log_softmax(apply_softcap(self.head(hidden).float(), self.softcap), dim=-1)
 
     def _read(self, hidden: torch.Tensor, queries: torch.Tensor, edge_lp: torch.Tensor, end_lp: torch.Tensor):
         """Write the log-probabilities of the edges leaving `queries` (B x n query ids, ROOT for the prompt's
@@ -228,10 +226,8 @@ class ChainHead(torch.nn.Module):
 
     def _scores_and_reads(self, input_ids, attention_mask, layout, prior=None):
         batch = input_ids.shape[0]
-        from softtopic.lm import RestrictedHead  # noqa: PLC0415 (lm imports this module)
-
         out = self.body(input_ids=input_ids, attention_mask=attention_mask,
-                        position_ids=RestrictedHead.position_ids(attention_mask), use_cache=True)
+                        position_ids=left_padded_positions(attention_mask), use_cache=True)
         last = out.last_hidden_state[:, -1, :]
         cache_key = "cache" if hasattr(out, "cache") else "past_key_values"  # its name before transformers 5.2x
         cache = getattr(out, cache_key)

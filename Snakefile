@@ -23,6 +23,8 @@
 #   results/{corpus}/retrieval/references/{lm}/{prompt}.json  P@k of BoW cosine and LM soft labels
 #   reports/{corpus}/retrieval_references.csv          those reference rows, one per LM
 #   results/{corpus}/rating/<run>.json                 LLM rating of the run's topics (when metrics.rating is on)
+#   results/{corpus}/models/<run>/model.safetensors, model.json, vocabulary.txt   the saved model beside output.npz
+#   results/{corpus}/applied/{source}/<run>/theta.parquet   a {source} run applied to {corpus} (config `apply`)
 #   results/{corpus}/metrics/<run>.json                metrics of one output.npz (<run>: path under models/)
 #   reports/{corpus}/metrics.csv                       one row per run
 #   reports/tables/main.md, main.tex                   the paper's main table (mean +- sd, Welch marks)
@@ -59,6 +61,7 @@ include: "rules/tables.smk"
 include: "rules/plots.smk"
 include: "rules/ablations.smk"
 include: "rules/provenance.smk"
+include: "rules/apply.smk"
 
 
 # Rules that need the package registries or the hub, or are too small to submit to a cluster.
@@ -72,9 +75,16 @@ localrules:
     plot_temperature_sweep,
     ablation_report,
     record_provenance,
+    apply,
 
 
 rule all:
     default_target: True
     input:
         get_final_output(),
+
+
+# `snakemake apply`: only the runs that config `apply` applies to other corpora.
+rule apply:
+    input:
+        applied_outputs(),

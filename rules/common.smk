@@ -79,7 +79,34 @@ def get_final_output():
         ]
         + ["reports/tables/main.md", "reports/provenance/config.yaml"]
         + [f"reports/ablations/{name}.pdf" for name in sorted(config["ablations"])]
+        + applied_outputs()
     )
+
+
+def applied_outputs():
+    """theta of the documents of every `apply` target corpus under each run it names (default: every
+    run of the `run` grid on the corpus they were trained on)."""
+    return [
+        f"results/{target}/applied/{spec['trained_on']}/{run}/theta.parquet"
+        for target, spec in sorted(config["apply"].items())
+        for run in (spec["runs"] or run_ids(spec["trained_on"]))
+    ]
+
+
+def applied_run_inputs(wildcards):
+    """The run's saved model, the target corpus's documents and, for a run on the LM stage, its LM."""
+    run = f"results/{wildcards.source}/models/{wildcards.run}"
+    files = {
+        "documents": f"results/{wildcards.corpus}/corpus/documents.parquet",
+        "model": f"{run}/output.npz",
+        "weights": f"{run}/model.safetensors",
+        "card": f"{run}/model.json",
+        "vocabulary": f"{run}/vocabulary.txt",
+    }
+    model, lm = wildcards.run.split("/")[:2]
+    if reads_lm_stage(config, model):
+        files["manifest"] = f"resources/lm/{lm}/lm.json"
+    return files
 
 
 def packaged_corpora():
@@ -170,9 +197,35 @@ def model_inputs(wildcards):
         "word_vectors": f"{corpus}/vocabulary/word2vec.npy",
     }
     reads = model_reads(config, wildcards.model) | {"bow"}
-    return {"vocabulary": f"{corpus}/vocabulary/vocabulary.txt"} | {
-        name: files[name] for name in sorted(reads)
+    # the LM stage's meta.json: how it ran, recorded in the saved model (model.json)
+    lm_meta = {"lm_meta": f"{lm_dir}/meta.json"} if reads & {"logits", "hidden"} else {}
+    return (
+        {"vocabulary": f"{corpus}/vocabulary/vocabulary.txt"}
+        | {name: files[name] for name in sorted(reads)}
+        | lm_meta
+    )
+
+
+def inference_settings(wildcards):
+    """What a saved model records for new documents besides its weights: the token filter, the sentence
+    encoder and, for a run on the LM stage, the LM's settings and the prompt (softtopic.savedmodel).
+    """
+    vocabulary = vocabulary_settings(wildcards)
+    settings = {
+        "encoder": config["embeddings"]["encoder"],
+        "vocabulary": {k: vocabulary[k] for k in ("filter", "min_word_length")},
     }
+    if reads_lm_stage(config, wildcards.model):
+        lm = config["lms"][wildcards.lm]
+        settings["lm"] = {"name": wildcards.lm} | {
+            key: lm[key] for key in ("batch_size", "projection", "chain_top_groups")
+        }
+        settings["prompt"] = {
+            "name": wildcards.prompt,
+            "instruction": config["prompts"][wildcards.prompt],
+            "template": PROMPT_TEMPLATE,
+        }
+    return settings
 
 
 def ablation_metric_files(wildcards):

@@ -18,6 +18,7 @@ rule score_retrieval:
         "../envs/metrics.yaml"
     params:
         ks=config["metrics"]["retrieval_k"],
+        sampling=config["metrics"]["retrieval_sampling"],
     script:
         "../scripts/score_retrieval.py"
 
@@ -37,6 +38,7 @@ rule retrieval_references:
         "../envs/metrics.yaml"
     params:
         ks=config["metrics"]["retrieval_k"],
+        sampling=config["metrics"]["retrieval_sampling"],
     script:
         "../scripts/retrieval_references.py"
 

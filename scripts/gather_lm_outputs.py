@@ -23,9 +23,8 @@ def summary(meta: dict) -> str:
 
 def main(snakemake):
     log = script_logging(snakemake.log[0])
-    logits, hidden, meta = gather_parts(snakemake.input.parts)
-    np.save(snakemake.output.logits, logits)
-    np.save(snakemake.output.hidden, hidden)
+    # written into the outputs part by part: memory holds one part, not documents x (|V| + d)
+    _, _, meta = gather_parts(snakemake.input.parts, snakemake.output.logits, snakemake.output.hidden)
     Path(snakemake.output.meta).write_text(json.dumps(meta, indent=2) + "\n")
     shards = Path(snakemake.params.shard_dir)  # each job's resume directory, kept until its part is gathered
     for part in snakemake.input.parts:

@@ -10,6 +10,7 @@ from softtopic.tables import (
     latex_table,
     main_table_runs,
     markdown_table,
+    retrieval_sampling_note,
     summarise,
     with_references,
 )
@@ -36,7 +37,8 @@ def main(snakemake):
     )
     retrieval = with_references(summarise(runs, list(RETRIEVAL_COLUMNS)), references)
     with open(snakemake.output.retrieval, "w") as handle:
-        handle.write("Retrieval precision: " + caption[0].lower() + caption[1:] + markdown_table(retrieval, RETRIEVAL_COLUMNS))
+        handle.write("Retrieval precision: " + caption[0].lower() + caption[1:] + retrieval_sampling_note([runs, references])
+                     + markdown_table(retrieval, RETRIEVAL_COLUMNS))
     log.info("%d runs, %d methods", len(runs), summary["method"].nunique())
 
 

@@ -1,6 +1,8 @@
 """BoW and whatever else the model requires (LM outputs, document embeddings, word vectors) -> one
-trained topic model -> output.npz (the model-output contract)."""
+trained topic model -> output.npz (the model-output contract), and the model saved portably beside it
+(model.safetensors, model.json, vocabulary.txt: softtopic.savedmodel)."""
 
+import json
 import os
 from pathlib import Path
 
@@ -11,18 +13,44 @@ import torch
 from softtopic.corpus import check_size
 from softtopic.models import MODELS, TopicData, make_model
 from softtopic.output import ModelOutput
+from softtopic.savedmodel import save_model, text_sha256
 from softtopic.workflow import hold_lock, run_identity, script_logging
 
 
 def load_topic_data(inputs) -> TopicData:
     """The BoW and vocabulary, and whichever of logits, hidden states, document embeddings and word vectors
-    the job's inputs name (what the model reads with its settings)."""
+    the job's inputs name (what the model reads with its settings). The arrays are memory-mapped: a model
+    reads the rows of each batch, so memory does not grow with documents x |V| (or x d)."""
     data = TopicData(bow=sp.load_npz(inputs.bow).tocsr(), vocabulary=Path(inputs.vocabulary).read_text().split())
     for field in ("logits", "hidden", "embeddings", "word_vectors"):
         path = getattr(inputs, field, None)
         if path:
-            setattr(data, field, np.load(path))
+            setattr(data, field, np.load(path, mmap_mode="r"))
     return data
+
+
+def model_card(identity: dict, base: str, hyperparameters: dict, inference: dict, lm_meta: dict | None) -> dict:
+    """What model.json records besides the arrays: the run, and how new documents' inputs are made
+    (the token filter, the sentence encoder and, for a run on LM hidden states, the LM stage's settings
+    as it ran: `lm_meta` is its meta.json)."""
+    import softtopic
+
+    card = {**identity, "base_model": base, "hyperparameters": hyperparameters,
+            "vocabulary": dict(inference.get("vocabulary", {})), "encoder": inference.get("encoder"),
+            "lm": None, "prompt": None, "versions": {"softtopic": softtopic.__version__, "torch": torch.__version__}}
+    if lm_meta is not None:
+        lm, prompt = inference["lm"], inference["prompt"]
+        if lm_meta["instruction"] != prompt["instruction"]:
+            raise ValueError(f"the LM outputs were made with instruction {lm_meta['instruction']!r}, "
+                             f"prompt '{prompt['name']}' is {prompt['instruction']!r}")
+        card["lm"] = {"name": lm["name"], "manifest": lm_meta["lm"], "dtype": lm_meta["dtype"],
+                      "device": lm_meta["device"], "token_budget": lm_meta["token_budget"],
+                      "max_document_tokens": lm_meta["max_document_tokens"], "batch_size": lm["batch_size"],
+                      "projection": lm["projection"],
+                      "chain_top_groups": lm["chain_top_groups"],
+                      "projection_summary": {k: v for k, v in lm_meta["projection"].items() if k != "example_groups"}}
+        card["prompt"] = {**prompt, "template_sha256": text_sha256(prompt["template"])}
+    return card
 
 
 def main(snakemake):
@@ -58,6 +86,10 @@ def main(snakemake):
         top_n=snakemake.params.top_words,
     )
     output.save(snakemake.output.model)
+    lm_meta = getattr(snakemake.input, "lm_meta", None)
+    card = model_card(identity, base, hyperparameters, getattr(snakemake.params, "inference", {}),
+                      json.loads(Path(lm_meta).read_text()) if lm_meta else None)
+    save_model(Path(snakemake.output.model).parent, model, data.vocabulary, card)
     left_out = data.bow.shape[0] - len(output.doc_index)
     log.info("%d of %d documents left out (empty BoW)", left_out, data.bow.shape[0])
     log.info("%s trained on %d documents; loss %.4g -> %.4g", identity, len(output.doc_index), history[0], history[-1])

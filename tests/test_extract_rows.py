@@ -12,6 +12,7 @@ import torch
 from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
+import softtopic.lm
 from softtopic.lm import RestrictedHead, check_restricted_head, extract
 from softtopic.prompting import PromptTemplate, project_vocabulary
 
@@ -120,18 +121,18 @@ def test_check_restricted_head_raises_on_a_head_that_disagrees(tiny_lm, prompts)
 def lm_job(tiny_lm, tmp_path, monkeypatch, script_globals):
     """Run scripts/lm_outputs.py's main on three documents; returns the `extract` calls' stats."""
     script = load_script("lm_outputs")
-    monkeypatch.setattr(script, "load_lm", lambda manifest, dtype, device: tiny_lm)
+    monkeypatch.setattr(softtopic.lm, "load_lm", lambda manifest, dtype, device: tiny_lm)  # DocumentPass's
     pd.DataFrame({"text": DOCS[1:4]}).to_parquet(tmp_path / "documents.parquet")
     (tmp_path / "vocabulary.txt").write_text("\n".join(WORDS) + "\n")
     calls = []
-    real_extract = script.extract
+    real_extract = softtopic.lm.extract
 
     def spy(*args, **kwargs):
         result = real_extract(*args, progress=False, **{k: v for k, v in kwargs.items() if k != "progress"})
         calls.append(result[2])
         return result
 
-    monkeypatch.setattr(script, "extract", spy)
+    monkeypatch.setattr(softtopic.lm, "extract", spy)
 
     def run(manifest, **lm_settings):
         settings = {"device": "cpu", "dtype": "float32", "batch_size": 1, "shard_batches": 1,

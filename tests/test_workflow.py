@@ -261,3 +261,26 @@ def test_new_variants_and_an_ablation_cost_no_lm_pass(tiny_run, tmp_path):
     assert "models/dsl-top5/" in plan and "models/dsl-bow/" in plan
     for rule in ("lm_outputs", "gather_lm_outputs", "acquire_lm", "build_vocabulary"):
         assert f"rule {rule}:" not in plan, rule
+
+
+def test_apply_gives_another_corpus_the_runs_theta(tiny_run, tmp_path):
+    """`snakemake apply` (config `apply`): runs of bbc applied to bbc-again, the same 40 documents under
+    another corpus name, get exactly the runs' theta; every run folder holds its saved model."""
+    config = yaml.safe_load((REPO / "config" / "test" / "config.yaml").read_text())
+    config["corpora"]["bbc-again"] = {"path": "data/raw/bbc.jsonl", "sample": 40}  # the file bbc materialised
+    runs = ["dsl/smollm2/default/K3/tau3/seed0", "lda/K3/seed0"]
+    config["apply"] = {"bbc-again": {"trained_on": "bbc", "runs": runs}}
+    path = tmp_path / "apply.yaml"
+    path.write_text(yaml.safe_dump(config))
+    plan = snakemake(tiny_run, path, "apply")
+    assert plan.count("rule apply_run:") == 2 and "rule train_dsl" not in plan and "rule lm_outputs" not in plan
+    documents = pd.read_parquet(tiny_run / "results/bbc-again/corpus/documents.parquet")
+    for run in runs:
+        folder = tiny_run / "results/bbc/models" / run
+        assert {"model.safetensors", "model.json", "vocabulary.txt"} <= {p.name for p in folder.iterdir()}
+        output = ModelOutput.load(folder / "output.npz")
+        theta = pd.read_parquet(tiny_run / "results/bbc-again/applied/bbc" / run / "theta.parquet")
+        assert theta["doc_id"].tolist() == documents["doc_id"].tolist()
+        values = theta.drop(columns="doc_id").to_numpy()
+        assert np.abs(values[output.doc_index] - output.theta).max() <= 1e-6
+        assert (tiny_run / "logs/bbc-again/applied/bbc" / f"{run}.log").exists()

@@ -239,6 +239,31 @@ def check_table_tau(config: dict) -> None:
         )
 
 
+def _check_apply(config: dict) -> set:
+    """Every `apply` target and source is a corpus, every run names a model or variant (and, when it reads
+    the LM stage, a known LM and prompt). Returns the target corpora."""
+    for target, spec in config["apply"].items():
+        for key, name in (("", target), (".trained_on", spec["trained_on"])):
+            if name not in config["corpora"]:
+                raise ConfigError(f"config key 'apply.{target}{key}' = '{name}' is not in `corpora`; "
+                                  f"known: {sorted(config['corpora'])}")
+        for index, run in enumerate(spec["runs"]):
+            parts = run.split("/")
+            where = f"apply.{target}.runs[{index}]"
+            known = sorted(set(config["training"]) | set(config["variants"]))
+            if parts[0] not in known:
+                raise ConfigError(f"config key '{where}' = '{run}': '{parts[0]}' is neither a model nor a variant; "
+                                  f"known: {known}")
+            if reads_lm_stage(config, parts[0]):
+                if len(parts) != 6:
+                    raise ConfigError(f"config key '{where}' = '{run}': a run of {parts[0]} is "
+                                      "<model>/<lm>/<prompt>/K<K>/tau<tau>/seed<seed>")
+                for key, name in (("lms", parts[1]), ("prompts", parts[2])):
+                    if name not in config[key]:
+                        raise ConfigError(f"config key '{where}' = '{run}': '{name}' is not in `{key}`")
+    return set(config["apply"])
+
+
 def read_prompt_template(config: dict, root: str | Path, workflow_dir: str | Path) -> str:
     """The checked text of `prompt_template`: a relative path is read from `root` (the working directory),
     else from the workflow's directory."""
@@ -299,7 +324,7 @@ def validate_config(config: dict, schema_path: str | Path, root: str | Path = ".
         other_corpus = {reference}
     largest_k = max(config["run"]["num_topics"])
     trained = _in_use(config, "corpora")
-    for name in sorted(trained | other_corpus):
+    for name in sorted(trained | other_corpus | _check_apply(config)):
         check_corpus(name, config["corpora"][name], root, largest_k if name in trained else None)
     if any(reads_lm_stage(config, model) for model in _in_use(config, "models")):  # they read the LM
         for name in sorted(_in_use(config, "lms")):

@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from softtopic.chain import ChainHead, ChainPlan, naive_chain_scores, word_boundary_tokens
 from softtopic.lm_forward import apply_softcap, left_padded_positions, logit_softcap
+from softtopic.rows import release
 from softtopic.sources import LMSourceError, classify_source, packaged_gguf, path_reason
 from softtopic.workflow import hold_lock
 
@@ -506,12 +507,16 @@ def combine_extraction_stats(parts: Sequence[dict]) -> dict:
     return {**total.as_dict(), "jobs": len(parts)}
 
 
-def gather_parts(paths: Sequence[str | Path]) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Join the part files of one corpus's LM jobs: (logits, hidden, meta) in document order."""
+def gather_parts(paths: Sequence[str | Path], logits_path: str | Path | None = None,
+                 hidden_path: str | Path | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Join the part files of one corpus's LM jobs: (logits, hidden, meta) in document order.
+
+    With `logits_path` and `hidden_path` the arrays are written there as .npy files, one part at a time
+    (memory holds one part, not the corpus), and returned memory-mapped."""
     loaded = []
     for path in paths:
         with np.load(path) as part:
-            loaded.append({key: part[key] for key in part.files})
+            loaded.append({key: part[key] for key in part.files if key not in ("logits", "hidden")} | {"path": path})
     total = {int(part["total_documents"]) for part in loaded}
     if len(total) != 1:
         raise ValueError(f"LM part files {list(map(str, paths))} were made for corpora of different sizes {total}")
@@ -524,11 +529,95 @@ def gather_parts(paths: Sequence[str | Path]) -> tuple[np.ndarray, np.ndarray, d
             f"LM part files {list(map(str, paths))} do not cover each of the {total} documents exactly once "
             f"({int((covered == 0).sum())} missing, {int((covered > 1).sum())} repeated); delete them and rerun"
         )
-    logits = np.empty((total, loaded[0]["logits"].shape[1]), dtype=np.float32)
-    hidden = np.empty((total, loaded[0]["hidden"].shape[1]), dtype=np.float32)
+    logits = hidden = None
     for part in loaded:
-        logits[part["documents"]] = part["logits"]
-        hidden[part["documents"]] = part["hidden"]
+        with np.load(part["path"]) as arrays:
+            part_logits, part_hidden = arrays["logits"], arrays["hidden"]
+        if logits is None:
+            shapes = (total, part_logits.shape[1]), (total, part_hidden.shape[1])
+            if logits_path is None:
+                logits, hidden = (np.empty(shape, dtype=np.float32) for shape in shapes)
+            else:
+                logits, hidden = (np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=shape)
+                                  for path, shape in zip((logits_path, hidden_path), shapes))
+        logits[part["documents"]] = part_logits
+        hidden[part["documents"]] = part_hidden
+        del part_logits, part_hidden
+        release(logits)  # written pages leave this process (flushed to the file first)
+        release(hidden)
     metas = [json.loads(str(part["meta"])) for part in loaded]
     meta = {**metas[0], "extraction": combine_extraction_stats([m["extraction"] for m in metas])}
     return logits, hidden, meta
+
+
+# ---------------------------------------------------------------- one LM, prompt and vocabulary over documents
+def context_limit(model, tokenizer) -> int | None:
+    """The longest prompt the model accepts, if it says."""
+    limits = [getattr(model.config, "max_position_embeddings", None), tokenizer.model_max_length]
+    limits = [n for n in limits if isinstance(n, int) and 0 < n < 10**7]
+    return min(limits) if limits else None
+
+
+class DocumentPass:
+    """The LM stage for one loaded LM, prompt template, vocabulary and `lms.<lm>` settings: documents ->
+    prompts (each cut at the document window) -> `extract`. The `lm_outputs` rule runs it on a corpus, and
+    a saved run (softtopic.trained) on new documents with the settings it was trained with.
+
+    `settings` holds max_document_tokens, batch_size, shard_batches, projection and chain_top_groups;
+    `manifest` (the LM's lm.json), `dtype`, `device` and `token_budget` go into the shards' fingerprint.
+    """
+
+    def __init__(self, model, tokenizer, manifest: dict, vocabulary: Sequence[str], template, settings: dict,
+                 dtype: str, device: str, token_budget: int | None):
+        from softtopic.chain import plan_chain
+        from softtopic.prompting import project_vocabulary
+
+        self.model, self.tokenizer, self.manifest, self.template = model, tokenizer, manifest, template
+        self.settings, self.dtype, self.device, self.token_budget = settings, dtype, device, token_budget
+        self.projection = project_vocabulary(tokenizer, vocabulary)
+        self.chain = plan_chain(self.projection.pieces) if settings["projection"] == "chain" else None
+        self.top_groups = settings["chain_top_groups"] if self.chain is not None else None
+        max_tokens = settings["max_document_tokens"]
+        limit = context_limit(model, tokenizer)
+        if limit is not None:
+            max_tokens = max(1, min(max_tokens, limit - template.overhead_tokens(tokenizer) - 2))
+        self.max_document_tokens = max_tokens
+
+    @classmethod
+    def open(cls, manifest_path: str | Path, vocabulary: Sequence[str], template, settings: dict,
+             dtype: str | None = None, token_budget="unset") -> "DocumentPass":
+        """Load the LM of `manifest_path` on `settings['device']` in `dtype` (default: `settings['dtype']`,
+        resolved) with `token_budget` (default: `settings['token_budget']`, resolved)."""
+        device = pick_device(settings["device"])
+        dtype = resolve_dtype(dtype or settings["dtype"], device)
+        model, tokenizer = load_lm(manifest_path, dtype, device)
+        budget = resolve_token_budget(settings["token_budget"] if token_budget == "unset" else token_budget,
+                                      model, device)
+        manifest = json.loads(Path(manifest_path).read_text())
+        return cls(model, tokenizer, manifest, vocabulary, template, settings, dtype, device, budget)
+
+    def prompts(self, texts: Sequence[str]) -> tuple[list[str], int]:
+        """Each text cut at the document window and put into the template; and how many were cut."""
+        from softtopic.prompting import truncate_document
+
+        cut = [truncate_document(self.tokenizer, text, self.max_document_tokens) for text in texts]
+        return [self.template.render(text) for text, _ in cut], int(sum(was_cut for _, was_cut in cut))
+
+    def projection_meta(self) -> dict:
+        meta = {"method": self.settings["projection"], **self.projection.summary()}
+        if self.chain is not None:
+            meta["chain"] = {**self.chain.summary(), "top_groups": self.top_groups}
+        return meta
+
+    def run(self, prompts: Sequence[str], shard_dir: str | Path, progress: bool = True):
+        """(logits over V, hidden states, ExtractionStats) of `prompts` through `extract`, resuming (or
+        reusing) finished shards in `shard_dir` made for the same prompts and settings."""
+        return extract(
+            self.model, self.tokenizer, prompts, self.projection.token_ids, shard_dir,
+            batch_size=self.settings["batch_size"], batches_per_shard=self.settings["shard_batches"],
+            settings={"dtype": self.dtype, "device": self.device, "lm": self.manifest,
+                      "chain_top_groups": self.top_groups},
+            progress=progress, token_budget=self.token_budget, chain=self.chain,
+            chain_top_groups=self.top_groups,
+            chain_prior_ids=self.tokenizer(self.template.render(""))["input_ids"] if self.chain is not None else None,
+        )

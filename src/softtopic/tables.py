@@ -150,3 +150,20 @@ def latex_table(summary: pd.DataFrame) -> str:
         lines.append(" & ".join(cells) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
     return "\n".join(lines) + "\n"
+
+
+def retrieval_sampling_note(tables: list[pd.DataFrame]) -> str:
+    """Which P@k figures are exact and which come from a sample of queries (with their largest standard
+    error), per corpus, from the `retrieval_mode`, `retrieval_queries` and `p@k_se` columns."""
+    rows = pd.concat([t for t in tables if "retrieval_mode" in t], ignore_index=True) if any(
+        "retrieval_mode" in t for t in tables) else pd.DataFrame()
+    notes = []
+    for corpus, group in rows.groupby("corpus", sort=False) if len(rows) else []:
+        sampled = group[group["retrieval_mode"] == "sampled"]
+        if len(sampled):
+            se = sampled[[c for c in sampled if c.startswith("p@") and c.endswith("_se")]].to_numpy().max()
+            notes.append(f"{corpus}: sampled, {int(sampled['retrieval_queries'].min()):,} queries against all "
+                         f"documents (largest standard error {se:.4f})")
+        else:
+            notes.append(f"{corpus}: exact (every labelled document a query)")
+    return ("P@k " + "; ".join(notes) + ".\n\n") if notes else ""

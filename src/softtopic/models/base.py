@@ -67,3 +67,21 @@ class TopicModel(ABC):
     @abstractmethod
     def documents(self) -> np.ndarray:
         """Which rows of the prepared corpus `theta` covers."""
+
+    # ---- saving and inference (softtopic.trained); every model here implements them
+    def transform_reads(self) -> frozenset[str]:
+        """The `TopicData` fields that `transform` reads."""
+        raise NotImplementedError(f"{type(self).__name__} cannot infer theta of new documents")
+
+    def transform(self, data: TopicData) -> np.ndarray:
+        """theta (documents x K) of every document of `data`, by the procedure that gave `theta()`; NaN
+        rows for documents the model cannot read. Deterministic, one document independent of the others."""
+        raise NotImplementedError(f"{type(self).__name__} cannot infer theta of new documents")
+
+    def export(self) -> tuple[dict, dict]:
+        """(named arrays as torch tensors, JSON-able settings) from which `restore` rebuilds the trained model."""
+        raise NotImplementedError(f"{type(self).__name__} cannot be saved portably")
+
+    def restore(self, tensors: dict, extra: dict, vocabulary: list[str]) -> None:
+        """Rebuild the trained state of a model made with the same hyperparameters, from `export`'s output."""
+        raise NotImplementedError(f"{type(self).__name__} cannot be loaded")

@@ -10,6 +10,8 @@
   "wouldn't" into "wouldnt") cannot leave a vocabulary word without counts.
 - beta = each topic's c-TF-IDF row, normalised to sum 1; theta = the one-hot topic assignment
   (BERTopic assigns each document to one topic).
+- A new document gets the topic whose K-means centre (kept in topic order) is nearest its embedding: the
+  assignment K-means itself gives the training documents.
 """
 
 from __future__ import annotations
@@ -54,6 +56,9 @@ class BERTopicModel(TopicModel):
         if topics.min() < 0 or len(set(topics)) != self.num_topics:
             raise RuntimeError(f"BERTopic gave topics {sorted(set(topics))}, expected 0..{self.num_topics - 1}")
         self._theta = np.eye(self.num_topics, dtype=np.float32)[topics]
+        self.centres = np.zeros_like(clusters.cluster_centers_, dtype=np.float32)
+        for cluster, topic in set(zip(clusters.labels_.tolist(), topics.tolist())):
+            self.centres[topic] = clusters.cluster_centers_[cluster]
         c_tf_idf = np.asarray(self.model.c_tf_idf_.todense(), dtype=np.float64)
         self._beta = c_tf_idf / c_tf_idf.sum(axis=1, keepdims=True)
         return [float(clusters.inertia_)]
@@ -66,3 +71,25 @@ class BERTopicModel(TopicModel):
 
     def documents(self) -> np.ndarray:
         return self._rows
+
+    # ---- saving and inference (softtopic.trained)
+    def transform_reads(self) -> frozenset[str]:
+        return frozenset({"bow", "embeddings"})
+
+    def transform(self, data: TopicData) -> np.ndarray:
+        """One-hot theta of the nearest K-means centre, for every document (NaN rows for an empty BoW)."""
+        theta = np.full((data.bow.shape[0], self.num_topics), np.nan, dtype=np.float32)
+        rows = data.nonempty_documents()
+        embeddings = required_array(data, "embeddings", "BERTopic", "the sentence-encoder document embeddings")[rows]
+        distances = ((embeddings[:, None, :] - self.centres[None, :, :]) ** 2).sum(-1)
+        theta[rows] = np.eye(self.num_topics, dtype=np.float32)[distances.argmin(1)]
+        return theta
+
+    def export(self):
+        import torch
+
+        return {"centres": torch.as_tensor(self.centres), "topic_word": torch.as_tensor(self.beta())}, {}
+
+    def restore(self, tensors, extra: dict, vocabulary: list[str]) -> None:
+        self.centres = tensors["centres"].numpy()
+        self._beta = tensors["topic_word"].numpy().astype(np.float64)

@@ -62,9 +62,9 @@ class ETMNetwork(nn.Module):
         prediction = self.decode(self.encoder.sample(mu, logvar), tau)
         return prediction, gaussian_kl(mu, logvar, self.prior_var) + self.regulariser()
 
-    def infer_theta(self, x: torch.Tensor) -> torch.Tensor:
+    def infer_theta(self, x: torch.Tensor, seed: int = 0) -> torch.Tensor:
         self.eval()
-        return self.encoder.infer_theta(x, self.theta_samples)
+        return self.encoder.infer_theta(x, self.theta_samples, seed)
 
     def topic_word(self) -> torch.Tensor:
         beta = self.decoder_beta().detach()

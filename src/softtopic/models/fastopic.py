@@ -43,6 +43,8 @@ class FASTopicNetwork(nn.Module):
         self.theta_temp = theta_temp
         self.theta_mode = theta_mode
         self.sinkhorn_max_iter = sinkhorn_max_iter
+        self.register_buffer("train_log_mass", torch.zeros(num_topics))  # set by fit_inference
+        self.register_buffer("topic_potential", torch.zeros(num_topics))
 
     def plan(self, x: torch.Tensor, y: torch.Tensor, y_weights: torch.Tensor, alpha: float):
         """(transport plan from x (uniform) to y (softmax of its weights), transport cost)."""
@@ -66,14 +68,30 @@ class FASTopicNetwork(nn.Module):
         return theta @ beta, (dt_cost + tw_cost).expand(len(x))
 
     @torch.no_grad()
-    def infer_theta(self, x: torch.Tensor) -> torch.Tensor:
+    def fit_inference(self, x: torch.Tensor) -> None:
+        """Keep what theta of a document needs from the training inputs `x`, so that it does not depend on
+        the other documents it is inferred with: the topics' log mass over the training documents
+        ('distance') or the topic-side potential of the training document-topic plan ('transport')."""
         if self.theta_mode == "transport":
-            theta = self.document_topic(x)[0]
+            cost = squared_distances(x, self.topic_embeddings)
+            self.topic_potential.copy_(sinkhorn_plan(cost, uniform(len(x), cost), torch.softmax(self.topic_weights, dim=0),
+                                                     self.dt_alpha, self.sinkhorn_max_iter, potentials=True)[1])
         else:
-            topics = self.topic_embeddings
-            log_train_mass = torch.logsumexp(-squared_distances(x, topics) / self.theta_temp, dim=0)
-            theta = torch.softmax(-squared_distances(x, topics) / self.theta_temp - log_train_mass, dim=-1)
-        return theta / theta.sum(1, keepdim=True)
+            self.train_log_mass.copy_(torch.logsumexp(-squared_distances(x, self.topic_embeddings) / self.theta_temp, dim=0))
+
+    @torch.no_grad()
+    def infer_theta(self, x: torch.Tensor, seed: int = 0) -> torch.Tensor:
+        """Each document's theta from its distances to the topics and what `fit_inference` kept: the
+        softmax over topics of -d / theta_temp less the topic's training log mass ('distance'), or the
+        document's row of the transport plan to the training topic potential ('transport': the plan's
+        row for a training document, normalised). Deterministic; `seed` is unused. The squared distances
+        leave out |x|^2, the same for every topic of a document (the softmax is unchanged, and large
+        inputs lose no precision)."""
+        topics = self.topic_embeddings
+        cost = (topics**2).sum(1) - 2.0 * x @ topics.T
+        if self.theta_mode == "transport":
+            return torch.softmax(-self.dt_alpha * cost + self.topic_potential, dim=-1)
+        return torch.softmax(-cost / self.theta_temp - self.train_log_mass, dim=-1)
 
     @torch.no_grad()
     def topic_word(self) -> torch.Tensor:

@@ -4,8 +4,10 @@ theta inference, the one `fit` over `trainer.train_network`, and the two kinds o
 A model is a supervision (`BowSupervision` or `LMSupervision`: which documents, what the network reads,
 what it must reconstruct, with which loss) combined with a backbone (`NeuralTopicModel.build_network`).
 A backbone network takes a batch of inputs and the decoder temperature and returns
-``(prediction over V, penalty per document)``; it also gives ``infer_theta(inputs)`` and
-``topic_word()`` (K x |V|, rows summing to 1). The training loss is the batch sum of
+``(prediction over V, penalty per document)``; it also gives ``infer_theta(inputs, seed)`` (theta of
+each document independently of the others in the batch, deterministic for a seed) and ``topic_word()``
+(K x |V|, rows summing to 1); a network that needs statistics of the training inputs to infer theta
+keeps them in buffers set by ``fit_inference(inputs)``. The training loss is the batch sum of
 ``penalty + reconstruction(target, prediction)``.
 """
 
@@ -13,16 +15,21 @@ from __future__ import annotations
 
 import dataclasses
 from abc import abstractmethod
+from functools import partial
 
 import numpy as np
 import torch
 from torch import nn
 
 from softtopic.models.base import TopicData, TopicModel
+from softtopic.rows import take
 from softtopic.softlabel import soft_label
-from softtopic.trainer import TrainingSettings, train_network
+from softtopic.trainer import BatchRows, TrainingSettings, chunks, train_network
 
 EPS = 1e-9
+# Rows per block when a whole-corpus pass (input statistics, theta inference) reads the data in blocks: a
+# multiple of GaussianEncoder.infer_theta's batch, so blocks draw the same noise as one whole-corpus call.
+BLOCK_ROWS = 16384
 
 ACTIVATIONS = {"softplus": nn.Softplus, "relu": nn.ReLU, "tanh": nn.Tanh}
 
@@ -60,16 +67,23 @@ class GaussianEncoder(nn.Module):
         return torch.softmax(mu + torch.randn_like(mu) * torch.exp(0.5 * logvar), dim=-1)
 
     @torch.no_grad()
-    def infer_theta(self, x: torch.Tensor, samples: int, batch_size: int = 1024) -> torch.Tensor:
-        """theta for evaluation, in eval mode: the mean of `samples` posterior draws, or softmax(mu) if 0."""
+    def infer_theta(self, x: torch.Tensor, samples: int, seed: int = 0, batch_size: int = 1024) -> torch.Tensor:
+        """theta for evaluation and inference, in eval mode: softmax(mu) if `samples` is 0, else the mean of
+        `samples` posterior draws with common random numbers: the same `samples` standard-normal vectors,
+        drawn once from a generator seeded by `seed`, for every document. So a document's theta depends on
+        the document and the seed only (not on the batch, the call or the global RNG)."""
         self.eval()
+        noise = None
+        if samples > 0:
+            noise = torch.randn((samples, self.mu[0].out_features), generator=torch.Generator().manual_seed(seed))
         parts = []
         for start in range(0, len(x), batch_size):
             mu, logvar = self(x[start : start + batch_size])
-            if samples == 0:
+            if noise is None:
                 parts.append(torch.softmax(mu, dim=-1))
             else:
-                parts.append(torch.stack([self.sample(mu, logvar) for _ in range(samples)]).mean(0))
+                eps = noise.to(device=mu.device, dtype=mu.dtype)[:, None, :]
+                parts.append(torch.softmax(mu + eps * torch.exp(0.5 * logvar), dim=-1).mean(0))
         return torch.cat(parts)
 
 
@@ -85,9 +99,18 @@ class InputStandardizer(nn.Module):
         self.register_buffer("std", torch.ones(input_dim))
 
     @torch.no_grad()
-    def fit_to(self, x: torch.Tensor) -> None:
-        self.mean.copy_(x.mean(0))
-        self.std.copy_(x.std(0, unbiased=False).clamp(min=self.eps))
+    def fit_to(self, x: torch.Tensor | BatchRows) -> None:
+        """Mean and sd of `x`'s rows: at once when they fit in one block, else in two passes over blocks
+        (float64 sums)."""
+        if len(x) <= BLOCK_ROWS:
+            x = x[np.arange(len(x))] if isinstance(x, BatchRows) else x
+            self.mean.copy_(x.mean(0))
+            self.std.copy_(x.std(0, unbiased=False).clamp(min=self.eps))
+            return
+        mean = sum(block.double().sum(0) for block in chunks(x, BLOCK_ROWS)) / len(x)
+        variance = sum(((block.double() - mean) ** 2).sum(0) for block in chunks(x, BLOCK_ROWS)) / len(x)
+        self.mean.copy_(mean)
+        self.std.copy_(variance.sqrt().clamp(min=self.eps))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.mean) / self.std
@@ -137,13 +160,15 @@ class NeuralTopicModel(TopicModel):
 
     def __init__(self, num_topics: int, epochs: int = 100, batch_size: int | None = 64, lr: float = 2e-3,
                  betas: tuple[float, float] = (0.99, 0.99), weight_decay: float = 0.0, theta_samples: int = 10,
-                 device: str = "auto", progress: bool = False):
+                 device: str = "auto", progress: bool = False, steps: int | None = None):
         self.num_topics = num_topics
         # batch_size None trains on the whole corpus at once (full batch)
         self.settings = TrainingSettings(epochs=epochs, batch_size=batch_size or 0, lr=lr, betas=tuple(betas),
-                                         weight_decay=weight_decay, progress=progress, device=device)
+                                         weight_decay=weight_decay, progress=progress, device=device, steps=steps)
         self.theta_samples = theta_samples
         self.network: nn.Module | None = None
+        self.seed = 0
+        self.input_dim = 0
         self._rows: np.ndarray | None = None
         self._theta: np.ndarray | None = None
 
@@ -170,25 +195,76 @@ class NeuralTopicModel(TopicModel):
     def fit(self, data: TopicData, seed: int) -> list[float]:
         torch.manual_seed(seed)
         self._rows = self.rows(data)
-        x = self.inputs(data, self._rows)
-        target = self.targets(data, self._rows)
-        self.network = self.build_network(data, x.shape[1])
+        # inputs and targets are built per batch from the (memory-mapped or sparse) data, never whole
+        x = BatchRows(partial(self.inputs, data), self._rows)
+        target = BatchRows(partial(self.targets, data), self._rows)
+        self.input_dim = x[np.arange(1)].shape[1]
+        self.network = self.build_network(data, self.input_dim)
         for module in self.network.modules():  # input scaling from the training inputs, kept for inference
             if isinstance(module, InputStandardizer):
                 module.fit_to(x)
         settings = self.settings
-        if settings.batch_size <= 0:
+        if settings.batch_size <= 0:  # full batch: the whole corpus is one batch anyway, built once
             settings = dataclasses.replace(settings, batch_size=len(x))
+            x, target = (rows[np.arange(len(rows))] for rows in (x, target))
 
         def loss(batch_x: torch.Tensor, batch_target: torch.Tensor) -> torch.Tensor:
             prediction, penalty = self.network(batch_x, self.decoder_tau)
             return (penalty + self.reconstruction(batch_target, prediction)).sum()
 
         history = train_network(self.network, x, target, loss, settings, seed, desc=type(self).__name__)
-        torch.manual_seed(seed + 1)
-        device = next(self.network.parameters()).device  # where train_network put it (`device`)
-        self._theta = self.network.infer_theta(x.to(device)).cpu().numpy()
+        self.seed = seed
+        self._theta = self.infer(x, fit=True)
         return history
+
+    def infer(self, x: torch.Tensor, fit: bool = False) -> np.ndarray:
+        """theta of encoder inputs `x` by the one procedure that both the end of training and inference on
+        new documents use (softtopic.trained): eval mode, common random numbers seeded by the run's seed.
+        `fit` first lets the network keep what it needs from the training inputs (`fit_inference`)."""
+        device = next(self.network.parameters()).device  # where train_network put it (`device`)
+        x = x.to(device)
+        if fit and hasattr(self.network, "fit_inference"):  # FASTopic: what theta needs from all documents
+            self.network.fit_inference(x[np.arange(len(x))] if isinstance(x, BatchRows) else x)
+        # each document's theta is its own (common random numbers), so blocks give one pass's result
+        return np.concatenate([self.network.infer_theta(block, seed=self.seed).cpu().numpy()
+                               for block in chunks(x, BLOCK_ROWS)])
+
+    # ---- saving and inference (softtopic.trained)
+    def transform_reads(self) -> frozenset[str]:
+        """The `TopicData` fields that theta of new documents needs: the encoder's input (and the BoW that
+        picks the documents a BoW-supervised model can read)."""
+        if "lm" in self.requires:
+            return frozenset({self.encoder_input})
+        return type(self).reads(vars(self)) - {"word_vectors"}
+
+    def transform(self, data: TopicData) -> np.ndarray:
+        """theta (documents x K) of every document of `data`; NaN rows for those a BoW-supervised model
+        cannot read (an empty BoW: it trains on non-empty ones)."""
+        theta = np.full((data.bow.shape[0], self.num_topics), np.nan, dtype=np.float32)
+        rows = data.nonempty_documents() if "bow" in self.requires else np.arange(data.bow.shape[0])
+        if len(rows):
+            theta[rows] = self.infer(self.inputs(data, rows))
+        return theta
+
+    def export(self) -> tuple[dict[str, torch.Tensor], dict]:
+        """The network's weights and buffers, and what rebuilding it needs (`restore`)."""
+        tensors = {name: value.detach().cpu().contiguous() for name, value in self.network.state_dict().items()}
+        return tensors, {"input_dim": int(self.input_dim), "seed": int(self.seed)}
+
+    def restore(self, tensors: dict[str, torch.Tensor], extra: dict, vocabulary: list[str]) -> None:
+        """Rebuild the network from `export`'s output (on the CPU, eval mode)."""
+        import scipy.sparse as sp
+
+        word_vectors = None
+        if "word_embeddings" in tensors:
+            word_vectors = np.zeros(tuple(tensors["word_embeddings"].shape), dtype=np.float32)
+        stub = TopicData(bow=sp.csr_matrix((0, len(vocabulary)), dtype=np.float32), vocabulary=vocabulary,
+                         word_vectors=word_vectors)
+        self.network = self.build_network(stub, extra["input_dim"])
+        self.network.load_state_dict(tensors, strict=True)
+        self.network.eval()
+        self.seed = extra["seed"]
+        self.input_dim = extra["input_dim"]
 
     def theta(self) -> np.ndarray:
         return self._theta
@@ -267,10 +343,10 @@ class LMSupervision:
         return np.arange(data.bow.shape[0])  # DSL keeps every document: it needs no BoW
 
     def inputs(self, data: TopicData, rows: np.ndarray) -> torch.Tensor:
-        return torch.as_tensor(getattr(data, self.encoder_input)[rows], dtype=torch.float32)
+        return torch.as_tensor(take(getattr(data, self.encoder_input), rows), dtype=torch.float32)
 
     def targets(self, data: TopicData, rows: np.ndarray) -> torch.Tensor:
-        scores = data.bow[rows].toarray() if self.target == "bow" else data.logits[rows]
+        scores = data.bow[rows].toarray() if self.target == "bow" else take(data.logits, rows)
         return soft_label(scores, self.tau, top_k=self.target_top_k, top_p=self.target_top_p)
 
     def reconstruction(self, target: torch.Tensor, prediction: torch.Tensor) -> torch.Tensor:

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from softtopic.models.base import TopicData
+from softtopic.rows import take
 from softtopic.models.neural import (BowSupervision, GaussianEncoder, InputStandardizer, LMSupervision,
                                      NeuralTopicModel, gaussian_kl, norm_layer, required_array)
 
@@ -55,10 +56,11 @@ class ProdLDANetwork(nn.Module):
         prediction = torch.softmax(self.beta_norm(theta @ self.beta) / tau, dim=-1)
         return prediction, gaussian_kl(mu, logvar, self.prior_var, self.prior_mean)
 
-    def infer_theta(self, x: torch.Tensor) -> torch.Tensor:
-        """theta for evaluation: the mean of `theta_samples` posterior draws, in eval mode."""
+    def infer_theta(self, x: torch.Tensor, seed: int = 0) -> torch.Tensor:
+        """theta for evaluation: the mean of `theta_samples` posterior draws (common random numbers seeded
+        by `seed`, `GaussianEncoder.infer_theta`), in eval mode."""
         self.eval()
-        return self.encoder.infer_theta(self.input_norm(x), self.theta_samples)
+        return self.encoder.infer_theta(self.input_norm(x), self.theta_samples, seed)
 
     def topic_word(self) -> torch.Tensor:
         return torch.softmax(self.beta.detach(), dim=-1)
@@ -98,7 +100,7 @@ class ProdLDA(BowSupervision, _ProdLDABackbone):
 def document_embeddings(model: object, data: TopicData, rows) -> torch.Tensor:
     """The sentence-encoder embeddings of `rows` (the contextual models' encoder input)."""
     embeddings = required_array(data, "embeddings", type(model).__name__, "the sentence-encoder document embeddings")
-    return torch.as_tensor(embeddings[rows])
+    return torch.as_tensor(take(embeddings, rows))
 
 
 class ZeroShotTM(ProdLDA):

@@ -13,7 +13,7 @@ import torch
 import transformers
 
 from softtopic.files import atomic_write
-from softtopic.lm import DocumentPass, discard_shards, partition_documents
+from softtopic.lm import DocumentPass, partition_documents
 from softtopic.prompting import PromptTemplate
 from softtopic.workflow import script_logging
 
@@ -47,8 +47,7 @@ def main(snakemake):
         names = [f"doc_id {corpus['doc_id'][i]} (source row {corpus['source_row'][i]})" for i in documents]
         logits, hidden, stats = stage.run([prompts[i] for i in documents], snakemake.params.shard_dir,
                                           document_ids=names)
-        stats = stats.as_dict()
-        discard_shards(snakemake.params.shard_dir)
+        stats = stats.as_dict()  # the shards stay until gather_lm_outputs has the part: a rerun resumes them
     else:  # more jobs than batches: this one has nothing to compute
         hidden_size = model.get_output_embeddings().weight.shape[1]
         logits = np.zeros((0, len(projection.token_ids)), dtype=np.float32)

@@ -14,6 +14,7 @@ from softtopic.tables import (
     summarise,
     with_references,
 )
+from softtopic.variants import tau_label
 from softtopic.workflow import script_logging
 
 
@@ -23,7 +24,7 @@ def main(snakemake):
     runs = main_table_runs(runs, snakemake.params.tau, snakemake.params.lm_models, snakemake.params.protocol)
     summary = summarise(runs, list(COLUMNS))
     caption = (
-        f"Mean ± sd over K x seeds per corpus and method (DSL at tau = {snakemake.params.tau:g}; Protocol: how the "
+        f"Mean ± sd over K x seeds per corpus and method (DSL at tau = {tau_label(snakemake.params.tau)}; Protocol: how the "
         "baselines ran, docs/fair-ground.md); "
         "**bold**: best, <u>underlined</u>: worst, each by Welch's t-test at p < .05 against every other method.\n\n"
     )

@@ -15,8 +15,9 @@ def main(snakemake):
         frame, report, settings["text_column"], settings["label_column"], settings["drop_duplicates"]
     )
     if settings["sample"] is not None:
-        documents = subsample(documents, settings["sample"], settings["sample_seed"])
-        report.sampled_to = len(documents)
+        sampled = subsample(documents, settings["sample"], settings["sample_seed"])
+        report.record_sample(documents, sampled)
+        documents = sampled
     for problem in report.malformed:
         log.warning("malformed row skipped: %s", problem)
     with atomic_write(snakemake.output.documents) as tmp:

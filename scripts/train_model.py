@@ -14,7 +14,7 @@ from softtopic.corpus import check_size
 from softtopic.models import MODELS, TopicData, make_model
 from softtopic.output import ModelOutput
 from softtopic.savedmodel import save_model, text_sha256
-from softtopic.workflow import run_identity, script_logging
+from softtopic.workflow import hold_lock, run_identity, script_logging
 
 
 def load_topic_data(inputs) -> TopicData:
@@ -55,6 +55,10 @@ def model_card(identity: dict, base: str, hyperparameters: dict, inference: dict
 
 def main(snakemake):
     log = script_logging(snakemake.log[0])
+    # One writer per run directory: an orphaned job of a killed Snakemake may still be writing this output.
+    lock_path = Path(f"{snakemake.output.model}.lock")
+    lock = hold_lock(lock_path, f"{lock_path.parent} is being written by another training job (PID {{pid}}), e.g. one "
+                     "left running by a killed Snakemake. Wait for it to end or stop it (`kill <PID>`), then rerun")
     torch.set_num_threads(snakemake.threads)
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS on CUDA
     torch.use_deterministic_algorithms(True)
@@ -91,6 +95,8 @@ def main(snakemake):
     log.info("%s trained on %d documents; loss %.4g -> %.4g", identity, len(output.doc_index), history[0], history[-1])
     for number, words in enumerate(output.top_words()):
         log.info("topic %d: %s", number, " ".join(words))
+    lock_path.unlink(missing_ok=True)
+    lock.close()
 
 
 if __name__ == "__main__":

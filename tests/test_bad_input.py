@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from softtopic.config import ConfigError, validate_config
-from softtopic.corpus import CorpusError, check_size, prepare_corpus, read_table
+from softtopic.corpus import CorpusError, check_size, prepare_corpus, read_table, write_report
 from softtopic.metrics.clustering import clustering_scores, labelled_clustering_scores
 from softtopic.sources import classify_source
 from softtopic.vocabulary import EmptyVocabularyError, build_vocabulary, check_vocabulary, tokenize
@@ -52,8 +52,9 @@ def test_unbalanced_quote_and_tab_in_field_are_named_by_their_line(tmp_path):
     assert report.as_dict()["rows_starting_with_a_quote"] == 1
     # With CSV quoting asked for, the open quote is named by the line where the row starts.
     documents, report = read(path, quoting="csv")
-    assert report.malformed[0] == f"{path}:7: a quoted field is never closed (lines 7-21)"
-    assert report.summary("c").startswith("corpus c: 6 rows read, 5 kept; 1 malformed (line 7)")
+    assert report.malformed[0] == f"{path}:7: the quote opening field 1 on line 7 (column 1) is never closed (lines 7-21)"
+    assert report.summary("c").startswith("corpus c: 6 rows read, 5 kept; 1 malformed (lines 7-21)")
+    assert "; 21 lines = 1 header + 5 kept + 15 malformed;" in report.summary("c")
 
 
 def test_a_quote_closed_lines_later_merges_nothing_by_default(tmp_path):
@@ -65,7 +66,7 @@ def test_a_quote_closed_lines_later_merges_nothing_by_default(tmp_path):
     # With CSV quoting the merged row is legal CSV, and reported as spanning lines 7-10.
     documents, report = read(rows_file(tmp_path / "c.tsv", {7: '"this quote', 10: 'closed here"\tl1'}), quoting="csv")
     assert report.multiline == [7] and report.kept == 17
-    assert "1 spanning several lines (line 7)" in report.summary("c")
+    assert "1 spanning several lines (lines 7-10)" in report.summary("c")
 
 
 def test_line_endings_are_lf_and_crlf_only(tmp_path):
@@ -118,7 +119,7 @@ def test_non_object_jsonl_lines_missing_labels_and_blank_texts_are_counted(tmp_p
     path = tmp_path / "c.jsonl"
     path.write_text("\n".join(lines) + "\n")
     documents, report = read(path)
-    assert report.malformed == [f"{path}:2: not a JSON object but list", f"{path}:3: not a JSON object but str"]
+    assert report.malformed == [f"{path}:2: not a JSON object but an array", f"{path}:3: not a JSON object but a string"]
     assert report.malformed_lines == [2, 3]
     assert (report.rows_read, report.empty_text, report.missing_label, report.kept) == (7, 1, 2, 4)
     assert documents["text"].tolist() == ["one", "two", "three", "four"]
@@ -262,18 +263,78 @@ def test_the_console_shows_the_corpus_summary_and_the_vocabulary_error(tmp_path)
     console = result.stdout + result.stderr
     assert result.returncode != 0
     assert ("corpus mine: 5 rows read, 3 kept; 1 malformed (line 4), 1 empty, 1 duplicate texts, 0 without label, "
-            "0 undecodable (utf-8); details: results/mine/corpus/report.json") in console
+            "0 undecodable (utf-8); 6 lines = 1 header + 3 kept + 1 malformed + 1 empty text; line 4: 4 fields, "
+            "header has 2; details: results/mine/corpus/report.json") in console
     report = json.loads((tmp_path / "results" / "mine" / "corpus" / "report.json").read_text())
     assert report["malformed"] == ["data/raw/stop.tsv:4: 4 fields, header has 2"]
     log = (tmp_path / "logs" / "mine" / "vocabulary.log").read_text()
     assert "EmptyVocabularyError: corpus 'mine': none of its 3 documents has a word that passes" in log
     assert "Error in rule build_vocabulary" in console and "none of its 3 documents" in console
+    # the message alone (issue 19), not as the last line of a traceback: that is in the log
+    assert "EmptyVocabularyError: corpus 'mine': none of its 3 documents" in console and "Traceback" not in console
+    assert "Traceback (most recent call last)" in log
     assert not (tmp_path / "results/mine/vocabulary").exists()
 
 
-def test_a_stray_quote_in_a_csv_names_every_line_it_covers(tmp_path):
+def test_a_quote_inside_an_unquoted_csv_field_is_text(tmp_path):
+    """Only a quote opening a field quotes (RFC 4180, and how Python's csv module reads it): the stray
+    quotes of '5" screen' and 'more "x' are text, and no row swallows the next."""
     path = tmp_path / "c.csv"
     path.write_text('text,label\n5" screen,a\nnext row,b\nmore "x,c\nlast,d\n')
     documents, report = read(path)
-    assert report.malformed == [f"{path}:2: 4 fields, header has 2 (lines 2-4)"]
-    assert documents["text"].tolist() == ["last"]
+    assert report.malformed == [] and report.multiline == []
+    assert documents["text"].tolist() == ['5" screen', "next row", 'more "x', "last"]
+
+
+# ---------------------------------------------------------------- issue 19: what a probe found
+def test_a_runaway_csv_quote_names_its_whole_span_and_a_true_reason(tmp_path):
+    """A quote opened on line 6 and closed only by the stray quote of '5" screen' on line 21 makes lines
+    6-21 (16 of the 20 rows) one malformed record: the console line and report.json say so, and the line
+    counts add up."""
+    lines = ["text,label"] + [f"document {i} about the market and shares,l{i % 3}" for i in range(1, 21)]
+    lines[5], lines[20] = '"an open quote in row 5,l0', 'a 5" screen,l1'
+    path = tmp_path / "c.csv"
+    path.write_text("\n".join(lines) + "\n")
+    documents, report = read(path)
+    reason = ("the quote opening field 1 on line 6 (column 1) closes on line 21 (column 4) and ' ' follows it "
+              "where ',' or the end of the row must")
+    summary = report.summary("c")
+    assert summary.startswith("corpus c: 5 rows read, 4 kept; 1 malformed (lines 6-21)")
+    assert "; 21 lines = 1 header + 4 kept + 16 malformed; lines 6-21: " + reason in summary
+    written = tmp_path / "report.json"
+    write_report(report, written)
+    saved = json.loads(written.read_text())
+    assert saved["malformed"] == [f"{path}:6: {reason} (lines 6-21)"]
+    assert saved["lines"]["malformed"] == {"count": 16, "lines": "6-21"}
+    assert saved["lines"]["kept"] == {"count": 4, "lines": "2-5"}
+    assert documents["source_row"].tolist() == [2, 3, 4, 5]
+
+
+def test_jsonl_values_that_are_not_strings_are_named_not_made_text(tmp_path):
+    records = [{"text": 12345, "label": "a"}, {"text": ["a", "list"], "label": "a"},
+               {"text": {"nested": 1}, "label": "a"}, {"text": True, "label": "a"}, {"label": "a"},
+               {"text": "fine", "label": 3}, {"text": "also fine", "label": [1]}, {"text": "last", "label": "b"}]
+    path = tmp_path / "c.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    documents, report = read(path)
+    assert documents["text"].tolist() == ["fine", "last"] and documents["label"].tolist() == ["3", "b"]
+    assert report.malformed == [
+        f"{path}:1: the text column 'text' holds a number (12345), not a string",
+        f"{path}:2: the text column 'text' holds an array ([\"a\", \"list\"]), not a string",
+        f"{path}:3: the text column 'text' holds an object ({{\"nested\": 1}}), not a string",
+        f"{path}:4: the text column 'text' holds a boolean (true), not a string",
+        f"{path}:5: no key 'text' (the text column)",
+        f"{path}:7: the label column 'label' holds an array ([1]), not a string, integer or boolean",
+    ]
+    assert report.non_string_labels == 1 and "1 labels not strings (read as text)" in report.summary("c")
+    assert "; 8 lines = 2 kept + 6 malformed;" in report.summary("c")
+
+
+def test_jsonl_columns_are_the_keys_of_every_record(tmp_path):
+    (tmp_path / "data").mkdir()
+    records = [{"text": "first has no label"}] + [{"text": f"document {i}", "label": f"l{i % 2}"} for i in range(19)]
+    (tmp_path / "data" / "c.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    validate_config(corpus_config(tmp_path, "c.jsonl"), SCHEMA, root=tmp_path)
+    documents, report = read(tmp_path / "data" / "c.jsonl")
+    assert len(documents) == 20 and documents["label"].isna().tolist() == [True] + [False] * 19
+    assert report.missing_label == 1

@@ -119,7 +119,7 @@ def _corpus_file(root, edit_corpus):
          r"'corpora.mine': cannot tell the format .*set `format:`"),
         (lambda c, r: c["corpora"]["mine"].update(label_column="label"), r"'corpora.mine.label_column' = 'label' is not a column"),
         (lambda c, r: c["corpora"]["mine"].update(quoting="csv", path="data/quoted.tsv") or (r / "data" / "quoted.tsv").write_text('"body\tlabel\n'),
-         r"'corpora.mine': .*quoted.tsv:1: the header row cannot be read \(a quoted field is never closed\)"),
+         r"'corpora.mine': .*quoted.tsv:1: the header row cannot be read \(the quote opening field 1 on line 1 \(column 1\) is never closed\)"),
         (lambda c, r: c["run"].update(num_topics=[2, 6]), r"'corpora.mine': corpus 'mine' has 5 rows at most, too few for K = 6"),
         (lambda c, r: c["corpora"]["mine"].update(encoding="no-such-codec"), r"'corpora.mine': .*unknown encoding 'no-such-codec'"),
         (lambda c, r: c["run"].update(models=["dsl"], lms=["smollm2"]) or c["lms"]["smollm2"].update(source="models/absent.gguf"),

@@ -134,7 +134,6 @@ def lm_job(tiny_lm, tmp_path, monkeypatch, script_globals):
     """Run scripts/lm_outputs.py's main on three documents; returns the `extract` calls' stats."""
     script = load_script("lm_outputs")
     monkeypatch.setattr(softtopic.lm, "load_lm", lambda manifest, dtype, device: tiny_lm)  # DocumentPass's
-    monkeypatch.setattr(script, "discard_shards", lambda path: None)  # keep shards, as if killed
     pd.DataFrame({"doc_id": [10, 11, 12], "text": DOCS[1:4], "source_row": [29, 30, 31]}).to_parquet(
         tmp_path / "documents.parquet")
     (tmp_path / "vocabulary.txt").write_text("\n".join(WORDS) + "\n")
@@ -230,3 +229,14 @@ def test_lm_job_with_a_non_finite_document_names_its_doc_id_and_writes_no_part(l
     assert not (tmp_path / "1-of-1.npz").exists()
     monkeypatch.setattr(tiny_lm[0].get_decoder(), "forward", healthy)
     assert lm_job(manifest).documents == 3 and (tmp_path / "1-of-1.npz").exists()
+
+
+def test_a_finished_lm_job_leaves_its_shards_for_a_rerun(lm_job, tmp_path):
+    """Issue 19: an orphaned LM job that finishes writes a part file that Snakemake then reruns (incomplete);
+    its shards must still be there to resume, not be recomputed. gather_lm_outputs removes them."""
+    manifest = tmp_path / "lm" / "lm.json"
+    manifest.parent.mkdir()
+    manifest.write_text(json.dumps({"source": "x.gguf", "kind": "gguf", "load_path": "model"}))
+    assert lm_job(manifest).shards_resumed == 0
+    again = lm_job(manifest)
+    assert again.shards_resumed == again.shards_total == 3 and again.tokens_computed == 0

@@ -3,6 +3,8 @@
 `scripts/train_model.py`'s `main` is called in-process with a stand-in for Snakemake's `snakemake` object.
 """
 
+import fcntl
+import os
 from types import SimpleNamespace
 
 import numpy as np
@@ -53,7 +55,7 @@ def run_job(train_script, inputs, tmp_path, monkeypatch, script_globals):
             reads: tuple = ("logits", "hidden")):
         base = base or name
         folder = tmp_path / f"{name}-tau{tau}-seed{seed}"
-        folder.mkdir()
+        folder.mkdir(exist_ok=True)
         wildcards = SimpleNamespace(corpus="tiny", K="2", seed=seed)
         if base == "dsl":
             wildcards.__dict__.update(lm="smollm2", prompt="default", tau=tau)
@@ -118,3 +120,20 @@ def test_bow_target_needs_no_logits(run_job):
     model, output = run_job("2", name="dsl-bow", base="dsl", settings={"target": "bow", "loss": "ce"},
                             reads=("hidden",))  # no logits given
     assert model.target == "bow" and output.theta.shape == (40, 2)
+
+
+def test_one_writer_per_run_directory(run_job, tmp_path):
+    """Issue 19: an orphaned training job still writing output.npz stops a second one, naming its PID."""
+    (tmp_path / "dsl-tau1-seed0").mkdir()
+    lock = open(tmp_path / "dsl-tau1-seed0" / "output.npz.lock", "w")  # as the other job holds it
+    lock.write(f"{os.getpid()}\n")
+    lock.flush()
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    try:
+        with pytest.raises(RuntimeError, match=rf"dsl-tau1-seed0 is being written by another training job \(PID {os.getpid()}\)"):
+            run_job("1")
+        assert not (tmp_path / "dsl-tau1-seed0" / "output.npz").exists()
+    finally:
+        lock.close()
+    run_job("1")
+    assert not (tmp_path / "dsl-tau1-seed0" / "output.npz.lock").exists()

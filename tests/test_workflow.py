@@ -80,10 +80,10 @@ def test_outputs_of_every_stage(tiny_run):
     assert references["p@10"].between(0, 1).all()
     jobs = len(list((tiny_run / "benchmarks").rglob("*.tsv")))
     main_table = (tiny_run / "reports" / "tables" / "main.md").read_text().splitlines()
-    assert "| Method | bbc C_V | bbc LLM | bbc I-RBO | bbc Purity | bbc NPMI | bbc P@10 |" in main_table
+    assert "| Method | Protocol | bbc C_V | bbc LLM | bbc I-RBO | bbc Purity | bbc NPMI | bbc P@10 |" in main_table
     assert len([line for line in main_table if line.startswith("| DSL, smollm2 |")]) == 1
     retrieval = (tiny_run / "reports" / "tables" / "retrieval.md").read_text()
-    assert "| Method | bbc P@1 | bbc P@5 | bbc P@10 |" in retrieval and "| Reference: BoW cosine |" in retrieval
+    assert "| Method | Protocol | bbc P@1 | bbc P@5 | bbc P@10 |" in retrieval and "| Reference: BoW cosine |" in retrieval
     assert table["llm_rating"].between(1, 3).all()
     recorded = yaml.safe_load((tiny_run / "reports" / "provenance" / "config.yaml").read_text())
     assert recorded["run"]["temperatures"] == [1, 3] and recorded["vocabulary"]["size"] == 150

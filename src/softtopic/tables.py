@@ -88,7 +88,7 @@ def summarise(runs: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
                 "best": i == best and significantly(contest, ranked.index(i), "greater"),
                 "worst": i == worst and len(ranked) > 1 and significantly(contest, ranked.index(i), "less"),
             })
-    return pd.DataFrame(rows, columns=["corpus", "method", "metric", "mean", "sd", "n", "best", "worst"])
+    return pd.DataFrame(rows, columns=["corpus", "method", "protocol", "metric", "mean", "sd", "n", "best", "worst"])
 
 
 def _cell(row, bold, underline) -> str:

@@ -52,6 +52,7 @@ ARMS: dict[str, tuple[str, dict]] = {
     "dsl-combined-kmeans": ("dsl", {"encoder_input": "hidden+embeddings", "init": "kmeans"}),
     "dsl-combined-anchored1": ("dsl", {"encoder_input": "hidden+embeddings", "init": "kmeans", "anchor_weight": 1.0}),
     "dsl-combined-anchored": ("dsl", {"encoder_input": "hidden+embeddings", "init": "kmeans", "anchor_weight": 10.0}),
+    "dsl-combined-anchored100": ("dsl", {"encoder_input": "hidden+embeddings", "init": "kmeans", "anchor_weight": 100.0}),
 }
 DEFAULT_ARMS = ["kmeans-hidden", "kmeans-embeddings", "kmeans-combined", "bertopic", "dsl", "dsl-anchored",
                 "dsl-combined", "dsl-combined-kmeans", "dsl-combined-anchored"]

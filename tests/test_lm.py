@@ -11,6 +11,7 @@ from softtopic.lm import (
     extract,
     gather_parts,
     load_lm,
+    encode_prompts,
     partition_documents,
     plan_batches,
     resolve_dtype,
@@ -180,3 +181,11 @@ def test_jobs_split_the_token_budget_plan_identically(smollm2, prompts, tmp_path
         logits, _, _ = extract(model, tokenizer, [prompts[i] for i in documents], ids, tmp_path / str(number),
                                batch_size=1, progress=False, token_budget=budget)
         np.testing.assert_array_equal(logits, whole[documents])
+
+
+def test_prompts_encoded_block_by_block_equal_one_call(smollm2, prompts):
+    """Issue 17: the LM stage tokenises its prompts a block at a time (memory); the ids are one call's."""
+    _, tokenizer = smollm2
+    whole = tokenizer(list(prompts), add_special_tokens=True)["input_ids"]
+    assert len(prompts) % 4 != 0  # the last block is a short one
+    assert encode_prompts(tokenizer, prompts, block=4) == whole == encode_prompts(tokenizer, prompts)

@@ -91,8 +91,11 @@ def test_outputs_of_every_stage(tiny_run):
     versions = (tiny_run / "reports" / "provenance" / "versions.txt").read_text().splitlines()
     assert f"torch=={torch.__version__}" in versions and versions[0].startswith("python==")
     # 15 + the LM gather + encode_reference + 4 each of coherence, retrieval, rating + reference rows, their
-    # table, main table, provenance + topic labels, 4 topic listings, the topic browser
-    assert jobs == len(list((tiny_run / "logs").rglob("*.log"))) == 39
+    # table, main table, provenance + topic labels, 4 topic listings, the topic browser + the sentence
+    # encoder (under protocol fair DSL reads the document embeddings beside the hidden state)
+    assert jobs == len(list((tiny_run / "logs").rglob("*.log"))) == 40
+    assert (tiny_run / "results/bbc/embeddings/all-minilm-l6-v2/raw/embeddings.npy").exists()
+    assert output.config["hyperparameters"]["encoder_input"] == "hidden+embeddings"
     assert not (tiny_run / LM_DIR / "parts").exists() or not any((tiny_run / LM_DIR / "parts").iterdir())
 
 

@@ -423,7 +423,7 @@ def extract(
     dtype = next(model.parameters()).dtype
     unique, inverse = np.unique(np.asarray(prompts, dtype=object), return_inverse=True)
     unique = [str(p) for p in unique]
-    encodings = tokenizer(unique, add_special_tokens=True)["input_ids"]
+    encodings = encode_prompts(tokenizer, unique)
     lengths = [len(ids) for ids in encodings]
     batches = plan_batches(lengths, batch_size, token_budget)
     shards = [batches[i : i + batches_per_shard] for i in range(0, len(batches), batches_per_shard)]
@@ -501,6 +501,16 @@ def split_batches(batches: Sequence[Sequence[int]], lengths: Sequence[int], part
     return result
 
 
+def encode_prompts(tokenizer, prompts: Sequence[str], block: int = 8192) -> list[list[int]]:
+    """Token ids (with special tokens) of each prompt, tokenised `block` prompts at a time: one call over a
+    whole corpus holds every prompt's encoding (ids, masks, offsets, tokens) at once, several GB at 10^6
+    documents, where only the ids are kept."""
+    ids: list[list[int]] = []
+    for start in range(0, len(prompts), block):
+        ids.extend(tokenizer(list(prompts[start : start + block]), add_special_tokens=True)["input_ids"])
+    return ids
+
+
 def partition_documents(
     prompts: Sequence[str], tokenizer, batch_size: int, parts: int, token_budget: int | None = None
 ) -> list[list[int]]:
@@ -510,7 +520,7 @@ def partition_documents(
     and `extract` on those documents re-plans exactly those batches: the gathered arrays equal one job's.
     """
     unique, inverse = np.unique(np.asarray(prompts, dtype=object), return_inverse=True)
-    lengths = [len(ids) for ids in tokenizer([str(p) for p in unique], add_special_tokens=True)["input_ids"]]
+    lengths = [len(ids) for ids in encode_prompts(tokenizer, [str(p) for p in unique])]
     batches = plan_batches(lengths, batch_size, token_budget)
     owner = np.empty(len(unique), dtype=np.int64)
     for part, numbers in enumerate(split_batches(batches, lengths, parts)):

@@ -55,7 +55,8 @@ def scripts_run_here():
     determinism): a module fixture's `script_globals`."""
     import logging
 
-    handlers, hook, deterministic = logging.getLogger().handlers[:], sys.excepthook, torch.are_deterministic_algorithms_enabled()
+    handlers, hook = logging.getLogger().handlers[:], sys.excepthook
+    deterministic = torch.are_deterministic_algorithms_enabled()
     try:
         yield
     finally:
@@ -217,7 +218,7 @@ def test_loading_says_what_differs(workdir, smollm2_manifest, tmp_path):
     folder = copy_run(workdir, RUNS[0], tmp_path)
     card = json.loads((folder / CARD).read_text())
     (folder / CARD).write_text(json.dumps({**card, "format_version": 99}))
-    with pytest.raises(SavedModelError, match="format version 99; this softtopic reads version 1"):
+    with pytest.raises(SavedModelError, match="format version 99; this softtopic reads versions 1, 2"):
         load_run(folder, lm_manifest=smollm2_manifest)
     (folder / CARD).write_text(json.dumps(card))
     words = (folder / "vocabulary.txt").read_text().split("\n")[:-1]
@@ -298,6 +299,11 @@ EMBEDDING_RUNS = {"kmeans-embeddings/K3/seed0": ("kmeans-embeddings", {"n_init":
 PADDED = [f"  {text}\n" for text in NEW]
 
 
+def files_of(root, *path):
+    """A file of the workflow directory `root`'s corpus results/tiny."""
+    return root.joinpath("results", "tiny", *path)
+
+
 def embed(root, name: str, text: str, **inputs) -> np.ndarray:
     """What the workflow's embedding step (scripts/embed_documents.py) writes for `inputs`."""
     output = root / "embedded" / name / "embeddings.npy"
@@ -334,7 +340,8 @@ def embedded(request, tmp_path_factory):
         np.save(array, embed(root, "training", text, **encoder_input))
         for run, (model, settings) in EMBEDDING_RUNS.items():
             load_script("train_model").main(job(
-                input={"bow": str(files["bow.npz"]), "vocabulary": str(files["vocabulary.txt"]), "embeddings": str(array)},
+                input={"bow": str(files["bow.npz"]), "vocabulary": str(files["vocabulary.txt"]),
+                       "embeddings": str(array)},
                 output={"model": str(corpus / "models" / run / "output.npz")}, log=[str(root / f"{model}.log")],
                 wildcards=SimpleNamespace(corpus="tiny", K="3", seed="0"),
                 params={"model": model, "base_model": model, "top_words": 5, "hyperparameters": settings,
@@ -345,11 +352,18 @@ def embedded(request, tmp_path_factory):
 @pytest.mark.parametrize("run", EMBEDDING_RUNS)
 def test_a_run_on_embeddings_gives_the_training_documents_its_theta(embedded, run):
     text, root = embedded
-    folder = root / "results" / "tiny" / "models" / run
+    folder = files_of(root, "models", run)
     output = ModelOutput.load(folder / "output.npz")
-    theta = load_run(folder).transform(DOCUMENTS)
+    loaded = load_run(folder)
+    theta = loaded.transform(DOCUMENTS)
     assert np.abs(theta[output.doc_index] - output.theta).max() <= 1e-6
-    assert json.loads((folder / CARD).read_text())["encoder_text"] == text
+    assert loaded.card["encoder_text"] == text
+    # the rows come from the embeddings file of the run's text, found by the texts it was made from
+    made = np.load(files_of(root, "embeddings", ENCODER, text, "embeddings.npy"))
+    known, array = loaded.training_rows("embeddings")
+    keys = DOCUMENTS if text == "raw" else files_of(root, "vocabulary/texts.txt").read_text().splitlines()
+    assert set(known) == set(keys) and np.array_equal(np.asarray(array), made)
+    np.testing.assert_array_equal(loaded.topic_data(DOCUMENTS).embeddings, made)
 
 
 @pytest.fixture(scope="module")
@@ -362,7 +376,7 @@ def workflow_embeddings(embedded, tmp_path_factory):
     frame = pd.DataFrame({"body": PADDED, "source_row": range(2, len(PADDED) + 2)})
     documents = folder / "documents.parquet"
     prepare_corpus(frame, ReadReport(path="new.csv"), "body", None).to_parquet(documents)
-    vocabulary = (root / "results" / "tiny" / "vocabulary" / "vocabulary.txt").read_text().split()
+    vocabulary = files_of(root, "vocabulary/vocabulary.txt").read_text().split()
     tokens = tokenize_documents(PADDED, VOCABULARY["filter"], VOCABULARY["min_word_length"])
     texts = folder / "texts.txt"
     texts.write_text("".join(" ".join(words) + "\n" for words in filter_to_vocabulary(tokens, vocabulary)))
@@ -374,24 +388,26 @@ def workflow_embeddings(embedded, tmp_path_factory):
 @pytest.mark.parametrize("run", EMBEDDING_RUNS)
 def test_new_documents_are_embedded_as_the_workflow_embeds_the_runs_text(embedded, workflow_embeddings, run):
     text, root = embedded
-    found = load_run(root / "results" / "tiny" / "models" / run).topic_data(PADDED).embeddings
+    found = load_run(files_of(root, "models", run)).topic_data(PADDED).embeddings
     expected, other = workflow_embeddings[text], workflow_embeddings["filtered" if text == "raw" else "raw"]
     assert found.shape == expected.shape == (len(NEW), 384)
     np.testing.assert_allclose(found, expected, rtol=0, atol=1e-5)  # one at a time, or in a batch of 64
     assert np.abs(found - other).max(axis=1).min() > 1e-2  # the other text's embeddings are far off
 
 
+@pytest.mark.parametrize("embedded", ["raw"], indirect=True)  # a run on the raw text tells the two readings apart
 def test_a_card_that_names_no_encoder_text_means_the_filtered_text(embedded, workflow_embeddings, tmp_path):
     import shutil
 
-    text, root = embedded
-    if text != "raw":
-        pytest.skip("a run on the raw text tells the two readings apart")
+    _, root = embedded
     run = "kmeans-embeddings/K3/seed0"
     folder = tmp_path / "results" / "tiny" / "models" / run
-    shutil.copytree(root / "results" / "tiny" / "models" / run, folder)
+    shutil.copytree(files_of(root, "models", run), folder)
     card = json.loads((folder / CARD).read_text())
     del card["encoder_text"]
     (folder / CARD).write_text(json.dumps({**card, "format_version": 1}))  # saved before the key existed
     found = load_run(folder).topic_data(PADDED).embeddings
     np.testing.assert_allclose(found, workflow_embeddings["filtered"], rtol=0, atol=1e-5)
+    (folder / CARD).write_text(json.dumps({**card, "encoder_text": None}))  # version 2, trained without the setting
+    with pytest.raises(SavedModelError, match="names no encoder text"):
+        load_run(folder).transform(NEW[:1])

@@ -125,7 +125,9 @@ def write_config(run_dir: Path, documents: int, lm_dir: Path, args) -> Path:
         "lms": {"tiny": {"source": str(lm_dir), "max_document_tokens": args.max_document_tokens,
                          "batch_size": args.lm_batch_size, "jobs": lm_jobs(documents), "dtype": "float32"}},
         "run": {"corpora": ["scale"], "lms": ["tiny"], "models": ["dsl", "prodlda"], "num_topics": [args.topics],
-                "temperatures": [3], "seeds": [0]},
+                "temperatures": [3], "seeds": [0],
+                # no clustering reference rows: the stages measured are the DSL pipeline's and ProdLDA's
+                "reference_rows": []},
         "vocabulary": {"size": args.vocabulary},
         # a fixed number of optimizer steps; --epochs instead for a checkout without `steps` (main before t17)
         "training": {model: {"epochs": args.epochs} if args.epochs else {"epochs": 10_000, "steps": args.steps}

@@ -49,6 +49,10 @@ def test_each_protocol_fills_its_settings_and_a_set_value_wins():
     assert paper["embeddings"]["text"] == "filtered"
     assert {k: paper["training"]["lda"][k] for k in ("passes", "iterations", "alpha", "eta")} == {
         "passes": 1, "iterations": 50, "alpha": "symmetric", "eta": "symmetric"}
+    dsl = ("encoder_input", "init", "anchor_weight")
+    assert {k: fair["training"]["dsl"][k] for k in dsl} == {
+        "encoder_input": "hidden+embeddings", "init": "kmeans", "anchor_weight": 10.0}
+    assert {k: paper["training"]["dsl"][k] for k in dsl} == {"encoder_input": "hidden", "init": "random", "anchor_weight": 0}
     mixed = apply_protocol(minimal_config(protocol="fair", embeddings={"text": "filtered"},
                                           training={"lda": {"passes": 3}}))
     assert mixed["embeddings"]["text"] == "filtered" and mixed["training"]["lda"]["passes"] == 3
@@ -56,7 +60,10 @@ def test_each_protocol_fills_its_settings_and_a_set_value_wins():
 
 
 def test_paper_configs_pin_the_papers_protocol_and_the_default_the_fair_one():
-    for name, protocol in (("paper.yaml", "paper"), ("paper-small.yaml", "paper"), ("config.yaml", "fair")):
+    """The configs of measurements made with the paper's DSL and encoder text pin protocol paper."""
+    papers = ("paper.yaml", "paper-small.yaml", "ablations.yaml", "default-choice.yaml", "dsl-vs-kmeans.yaml",
+              "models-stackoverflow.yaml", "projection-stackoverflow.yaml")
+    for name, protocol in [(name, "paper") for name in papers] + [("config.yaml", "fair"), ("fair-ground.yaml", "fair")]:
         assert yaml.safe_load((REPO / "config" / name).read_text())["protocol"] == protocol, name
 
 
@@ -203,7 +210,7 @@ def test_switching_the_encoder_text_schedules_no_lm_job(tmp_path):
     exist; then the encoder text switches to 'filtered' and ECRTM to the encoder's word vectors, and the
     encoder jobs are forced (a touched workdir has no Snakemake metadata, so the changed input paths alone
     would not be noticed; the mtime trigger alone, for the same reason). What reruns is the encoder and
-    what reads it, never an LM job."""
+    what reads it (DSL too, under protocol fair), never an LM job."""
     config = yaml.safe_load((REPO / "config" / "test" / "config.yaml").read_text())
     config["run"]["models"] += ["zeroshottm", "ecrtm"]
     config["run"]["reference_rows"] = ["kmeans-embeddings", "kmeans-hidden"]
@@ -227,4 +234,5 @@ def test_switching_the_encoder_text_schedules_no_lm_job(tmp_path):
     jobs = dict(line.split()[:2] for line in switched.splitlines() if len(line.split()) == 2 and line.split()[1].isdigit())
     assert jobs.get("embed_documents") == "1" and jobs.get("encode_words") == "1"
     assert jobs.get("train_baseline") == "3"  # zeroshottm, ecrtm, kmeans-embeddings
-    assert not {"acquire_lm", "lm_outputs", "gather_lm_outputs", "train_dsl"} & set(jobs), jobs
+    assert "train_dsl" in jobs  # under protocol fair DSL reads the embeddings beside the hidden state
+    assert not {"acquire_lm", "lm_outputs", "gather_lm_outputs"} & set(jobs), jobs

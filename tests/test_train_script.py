@@ -137,3 +137,16 @@ def test_one_writer_per_run_directory(run_job, tmp_path):
         lock.close()
     run_job("1")
     assert not (tmp_path / "dsl-tau1-seed0" / "output.npz.lock").exists()
+
+
+def test_encoder_input_hidden_and_embeddings_reads_both_side_by_side(run_job, inputs):
+    """Issue 15: `hidden+embeddings` feeds the encoder both, each block scaled to the same weight."""
+    model, output = run_job("3", name="dsl-both", base="dsl", settings={"encoder_input": "hidden+embeddings"},
+                            reads=("logits", "hidden", "embeddings"))
+    assert model.network.encoder.hidden[0].in_features == 8 + 5
+    both = np.concatenate([np.load(inputs / "hidden.npy"), np.load(inputs / "embeddings.npy")], axis=1)
+    scaled = model.network.input_norm(torch.as_tensor(both)).detach().numpy()
+    for block in (scaled[:, :8], scaled[:, 8:]):  # each block centred, mean squared norm 1
+        np.testing.assert_allclose(block.mean(0), 0, atol=1e-5)
+        assert (block**2).sum(1).mean() == pytest.approx(1, rel=1e-4)
+    assert output.theta.shape == (40, 2)

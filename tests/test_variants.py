@@ -71,7 +71,7 @@ def test_bow_target_is_softmax_of_counts_over_tau():
 
 
 def test_unknown_dsl_settings_are_refused():
-    with pytest.raises(ValueError, match=r"DSL encoder_input must be one of \['hidden', 'embeddings'\]"):
+    with pytest.raises(ValueError, match=r"DSL encoder_input must be one of \['hidden', 'embeddings', 'hidden\+embeddings'\]"):
         make_model("dsl", num_topics=2, encoder_input="mean")
     with pytest.raises(ValueError, match=r"DSL target must be one of \['lm', 'bow'\]"):
         make_model("dsl", num_topics=2, target="counts")

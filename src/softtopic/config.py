@@ -216,6 +216,11 @@ PROTOCOLS = {
         ("training.lda", "iterations"): 400,
         ("training.lda", "alpha"): "auto",
         ("training.lda", "eta"): "auto",
+        # DSL-ProdLDA as the fair-ground screen chose it (docs/fair-ground.md): the hidden state and the
+        # sentence embedding side by side, a start from K-means on them, anchored there
+        ("training.dsl", "encoder_input"): "hidden+embeddings",
+        ("training.dsl", "init"): "kmeans",
+        ("training.dsl", "anchor_weight"): 10.0,
     },
     "paper": {("embeddings", "text"): "filtered"},
 }

@@ -25,7 +25,8 @@ DISPLAY_NAMES = {"lda": "LDA", "prodlda": "ProdLDA", "zeroshottm": "ZeroShotTM",
                  "bertopic": "BERTopic", "etm": "ETM", "ecrtm": "ECRTM", "fastopic": "FASTopic", "dsl": "DSL",
                  "dsl-etm": "DSL-ETM", "dsl-ecrtm": "DSL-ECRTM", "dsl-fastopic": "DSL-FASTopic",
                  "kmeans-embeddings": "Reference: K-means on embeddings",
-                 "kmeans-hidden": "Reference: K-means on hidden states"}
+                 "kmeans-hidden": "Reference: K-means on hidden states",
+                 "kmeans-combined": "Reference: K-means on hidden states + embeddings"}
 
 
 def method_name(model: str, lm: str | None = None) -> str:

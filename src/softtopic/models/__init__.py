@@ -4,7 +4,7 @@ from softtopic.models.base import INPUTS, TopicData, TopicModel
 from softtopic.models.bertopic_model import BERTopicModel
 from softtopic.models.etm import ECRTM, ETM, DSLECRTM, DSLETM
 from softtopic.models.fastopic import DSLFASTopic, FASTopic
-from softtopic.models.kmeans import KMeansEmbeddings, KMeansHidden
+from softtopic.models.kmeans import KMeansCombined, KMeansEmbeddings, KMeansHidden
 from softtopic.models.lda import LDA
 from softtopic.models.prodlda import CombinedTM, DSLProdLDA, ProdLDA, ZeroShotTM
 
@@ -24,10 +24,11 @@ MODELS: dict[str, type[TopicModel]] = {
     # clustering reference rows (no training; config run.reference_rows)
     "kmeans-embeddings": KMeansEmbeddings,
     "kmeans-hidden": KMeansHidden,
+    "kmeans-combined": KMeansCombined,
 }
 
 # Models that only read the LM's hidden states: trained at metrics.table_tau alone, whatever the grid's taus.
-TAU_FREE = frozenset({"kmeans-hidden"})
+TAU_FREE = frozenset({"kmeans-hidden", "kmeans-combined"})
 
 
 def make_model(name: str, **params) -> TopicModel:

@@ -12,6 +12,9 @@ standardised over the corpus (`kmeans-hidden`, per LM and prompt; the temperatur
   log(1 + mean words per cluster / the word's corpus count), as BERTopic weighs it), normalised to sum
   1; a cluster without vocabulary words gets a uniform row. Every document is clustered, also those
   with an empty BoW.
+
+`kmeans-combined` clusters what `encoder_input: hidden+embeddings` gives DSL-ProdLDA: the hidden state
+and the sentence embedding side by side, each block given the same weight (`neural.block_scales`).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from softtopic.models.base import TopicData, TopicModel
-from softtopic.models.neural import required_array
+from softtopic.models.neural import block_scales, required_array
 
 
 def squared_distances(vectors: np.ndarray, centroids: np.ndarray) -> np.ndarray:
@@ -149,3 +152,32 @@ class KMeansHidden(KMeansReference):
     def restore(self, tensors, extra: dict, vocabulary: list[str]) -> None:
         super().restore(tensors, extra, vocabulary)
         self.mean, self.sd = tensors["mean"].numpy().astype(np.float64), tensors["sd"].numpy().astype(np.float64)
+
+
+class KMeansCombined(KMeansHidden):
+    """K-means on the hidden state and the sentence embedding side by side, scaled as DSL-ProdLDA's
+    `encoder_input: hidden+embeddings` scales them: the hidden state z-scored per feature, the embedding
+    centred, each block to a mean squared norm of 1."""
+
+    requires = frozenset({"bow", "lm", "embeddings"})
+    what = "the LM stage's hidden states and the sentence-encoder document embeddings"
+
+    @classmethod
+    def reads(cls, settings: dict) -> frozenset[str]:
+        return frozenset({"bow", "hidden", "embeddings"})
+
+    def vectors(self, data: TopicData) -> np.ndarray:
+        hidden = required_array(data, "hidden", type(self).__name__, "the LM stage's hidden states")
+        embeddings = required_array(data, "embeddings", type(self).__name__, "the sentence-encoder document embeddings")
+        self.blocks = ((hidden.shape[1], "features"), (embeddings.shape[1], "whole"))
+        return np.concatenate([hidden, embeddings], axis=1).astype(np.float64)
+
+    def fit_scaling(self, vectors: np.ndarray) -> np.ndarray:
+        import torch
+
+        self.mean = vectors.mean(axis=0)
+        self.sd = block_scales(torch.as_tensor(np.maximum(vectors.std(axis=0), 1e-6)), self.blocks).numpy()
+        return self.scaled(vectors)
+
+    def transform_reads(self) -> frozenset[str]:
+        return frozenset({"hidden", "embeddings"})

@@ -31,6 +31,9 @@ EPS = 1e-9
 # multiple of GaussianEncoder.infer_theta's batch, so blocks draw the same noise as one whole-corpus call.
 BLOCK_ROWS = 16384
 
+# What a DSL encoder may read (`encoder_input`) -> the TopicData fields, concatenated in this order.
+ENCODER_INPUTS = {"hidden": ("hidden",), "embeddings": ("embeddings",), "hidden+embeddings": ("hidden", "embeddings")}
+
 ACTIVATIONS = {"softplus": nn.Softplus, "relu": nn.ReLU, "tanh": nn.Tanh}
 
 
@@ -87,14 +90,37 @@ class GaussianEncoder(nn.Module):
         return torch.cat(parts)
 
 
+def block_scales(std: torch.Tensor, blocks: tuple[tuple[int, str], ...]) -> torch.Tensor:
+    """Per-feature divisors that give each block of consecutive input features the same weight: a block
+    (width, 'features') is z-scored feature by feature, then divided by sqrt(width); a block (width,
+    'whole') keeps its geometry, divided by the square root of its total variance. Either way the block's
+    mean squared norm is 1, whatever its width or units."""
+    parts, start = [], 0
+    for width, kind in blocks:
+        block = std[start : start + width]
+        if kind == "features":
+            parts.append(block * width**0.5)
+        elif kind == "whole":
+            parts.append(block.pow(2).sum().sqrt().clamp(min=block.new_tensor(1e-6)).expand(width))
+        else:
+            raise ValueError(f"input block kind must be 'features' or 'whole', got '{kind}'")
+        start += width
+    if start != len(std):
+        raise ValueError(f"input blocks cover {start} features, the input has {len(std)}")
+    return torch.cat(parts)
+
+
 class InputStandardizer(nn.Module):
     """z-scores each input feature with the training inputs' mean and standard deviation, kept as buffers
     so that the same shift and scale apply at inference and travel with the network. Starts as the
-    identity; `NeuralTopicModel.fit` calls `fit_to` with the training inputs."""
+    identity; `NeuralTopicModel.fit` calls `fit_to` with the training inputs. With `blocks` (an input made
+    of several representations side by side), each block is centred and scaled to the same weight
+    (`block_scales`)."""
 
-    def __init__(self, input_dim: int, eps: float = 1e-6):
+    def __init__(self, input_dim: int, eps: float = 1e-6, blocks: tuple[tuple[int, str], ...] | None = None):
         super().__init__()
         self.eps = eps
+        self.blocks = blocks
         self.register_buffer("mean", torch.zeros(input_dim))
         self.register_buffer("std", torch.ones(input_dim))
 
@@ -104,13 +130,13 @@ class InputStandardizer(nn.Module):
         (float64 sums)."""
         if len(x) <= BLOCK_ROWS:
             x = x[np.arange(len(x))] if isinstance(x, BatchRows) else x
-            self.mean.copy_(x.mean(0))
-            self.std.copy_(x.std(0, unbiased=False).clamp(min=self.eps))
-            return
-        mean = sum(block.double().sum(0) for block in chunks(x, BLOCK_ROWS)) / len(x)
-        variance = sum(((block.double() - mean) ** 2).sum(0) for block in chunks(x, BLOCK_ROWS)) / len(x)
+            mean, std = x.mean(0), x.std(0, unbiased=False).clamp(min=self.eps)
+        else:
+            mean = sum(block.double().sum(0) for block in chunks(x, BLOCK_ROWS)) / len(x)
+            variance = sum(((block.double() - mean) ** 2).sum(0) for block in chunks(x, BLOCK_ROWS)) / len(x)
+            std = variance.sqrt().clamp(min=self.eps)
         self.mean.copy_(mean)
-        self.std.copy_(variance.sqrt().clamp(min=self.eps))
+        self.std.copy_(std if self.blocks is None else block_scales(std.double(), self.blocks))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.mean) / self.std
@@ -203,6 +229,7 @@ class NeuralTopicModel(TopicModel):
         for module in self.network.modules():  # input scaling from the training inputs, kept for inference
             if isinstance(module, InputStandardizer):
                 module.fit_to(x)
+        self.warm_start(x, target, seed)
         settings = self.settings
         if settings.batch_size <= 0:  # full batch: the whole corpus is one batch anyway, built once
             settings = dataclasses.replace(settings, batch_size=len(x))
@@ -216,6 +243,10 @@ class NeuralTopicModel(TopicModel):
         self.seed = seed
         self._theta = self.infer(x, fit=True)
         return history
+
+    def warm_start(self, x: torch.Tensor | BatchRows, target: torch.Tensor | BatchRows, seed: int) -> None:
+        """Set the freshly built network's starting point from the training data (DSL-ProdLDA's `init:
+        kmeans`); by default it starts where `build_network` left it."""
 
     def infer(self, x: torch.Tensor, fit: bool = False) -> np.ndarray:
         """theta of encoder inputs `x` by the one procedure that both the end of training and inference on
@@ -234,7 +265,7 @@ class NeuralTopicModel(TopicModel):
         """The `TopicData` fields that theta of new documents needs: the encoder's input (and the BoW that
         picks the documents a BoW-supervised model can read)."""
         if "lm" in self.requires:
-            return frozenset({self.encoder_input})
+            return frozenset(self.encoder_fields)
         return type(self).reads(vars(self)) - {"word_vectors"}
 
     def transform(self, data: TopicData) -> np.ndarray:
@@ -304,7 +335,8 @@ class LMSupervision:
     `kl_weight`.
 
     The paper's ablations as settings: `encoder_input` 'embeddings' reads the sentence encoder's document
-    embedding instead of the hidden state; `target` 'bow' reconstructs ``softmax(counts / tau)`` instead
+    embedding instead of the hidden state ('hidden+embeddings', beyond the paper: both side by side, each
+    block given the same weight, `input_blocks`); `target` 'bow' reconstructs ``softmax(counts / tau)`` instead
     of the LM soft label (the release's BoW-target ablation, run there with loss 'ce'; every document is
     kept, an empty one gets the uniform target)."""
 
@@ -315,7 +347,7 @@ class LMSupervision:
                  encoder_input: str = "hidden", **kwargs):
         super().__init__(num_topics, **kwargs)
         for name, value, allowed in (("loss", loss, ("kl", "ce")), ("target", target, ("lm", "bow")),
-                                     ("encoder_input", encoder_input, ("hidden", "embeddings"))):
+                                     ("encoder_input", encoder_input, ENCODER_INPUTS)):
             if value not in allowed:
                 raise ValueError(f"DSL {name} must be one of {list(allowed)}, got '{value}'")
         self.tau = tau
@@ -329,8 +361,22 @@ class LMSupervision:
     @classmethod
     def reads(cls, settings: dict) -> frozenset[str]:
         target = "bow" if settings.get("target", "lm") == "bow" else "logits"
-        encoder = "embeddings" if settings.get("encoder_input", "hidden") == "embeddings" else "hidden"
-        return frozenset((cls.requires - {"lm"}) | {"bow", target, encoder})
+        encoder = ENCODER_INPUTS[settings.get("encoder_input", "hidden")]
+        return frozenset((cls.requires - {"lm"}) | {"bow", target, *encoder})
+
+    @property
+    def encoder_fields(self) -> tuple[str, ...]:
+        """The `TopicData` fields the encoder reads, in the order they are concatenated."""
+        return ENCODER_INPUTS[self.encoder_input]
+
+    def input_blocks(self, data: TopicData) -> tuple[tuple[int, str], ...] | None:
+        """For an input of several representations (`hidden+embeddings`): (width, how it is scaled) of
+        each, for `InputStandardizer`: the hidden state feature by feature (an LM's hidden states have a few
+        dominant features), the sentence embedding as a whole (its geometry is what its users cluster).
+        None for one representation, or when `data` holds none of them (a network rebuilt to load weights)."""
+        if len(self.encoder_fields) == 1 or data.hidden is None:
+            return None
+        return ((data.hidden.shape[1], "features"), (data.embeddings.shape[1], "whole"))
 
     def rows(self, data: TopicData) -> np.ndarray:
         supervision = type(self).reads(vars(self)) & {"logits", "hidden", "embeddings"}  # the backbone checks the rest
@@ -343,7 +389,8 @@ class LMSupervision:
         return np.arange(data.bow.shape[0])  # DSL keeps every document: it needs no BoW
 
     def inputs(self, data: TopicData, rows: np.ndarray) -> torch.Tensor:
-        return torch.as_tensor(take(getattr(data, self.encoder_input), rows), dtype=torch.float32)
+        parts = [torch.as_tensor(take(getattr(data, field), rows), dtype=torch.float32) for field in self.encoder_fields]
+        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
 
     def targets(self, data: TopicData, rows: np.ndarray) -> torch.Tensor:
         scores = data.bow[rows].toarray() if self.target == "bow" else take(data.logits, rows)

@@ -220,13 +220,16 @@ def model_inputs(wildcards):
 
 def inference_settings(wildcards):
     """What a saved model records for new documents besides its weights: the token filter, the sentence
-    encoder and, for a run on the LM stage, the LM's settings and the prompt (softtopic.savedmodel).
+    encoder (and, for a run on document embeddings, the text it read) and, for a run on the LM stage, the
+    LM's settings and the prompt (softtopic.savedmodel).
     """
     vocabulary = vocabulary_settings(wildcards)
     settings = {
         "encoder": config["embeddings"]["encoder"],
         "vocabulary": {k: vocabulary[k] for k in ("filter", "min_word_length")},
     }
+    if "embeddings" in model_reads(config, wildcards.model):
+        settings["encoder_text"] = config["embeddings"]["text"]
     if reads_lm_stage(config, wildcards.model):
         lm = config["lms"][wildcards.lm]
         settings["lm"] = {"name": wildcards.lm} | {

@@ -31,12 +31,13 @@ def load_topic_data(inputs) -> TopicData:
 
 def model_card(identity: dict, base: str, hyperparameters: dict, inference: dict, lm_meta: dict | None) -> dict:
     """What model.json records besides the arrays: the run, and how new documents' inputs are made
-    (the token filter, the sentence encoder and, for a run on LM hidden states, the LM stage's settings
-    as it ran: `lm_meta` is its meta.json)."""
+    (the token filter, the sentence encoder and the text it read, and for a run on LM hidden states, the LM
+    stage's settings as it ran: `lm_meta` is its meta.json)."""
     import softtopic
 
     card = {**identity, "base_model": base, "hyperparameters": hyperparameters,
             "vocabulary": dict(inference.get("vocabulary", {})), "encoder": inference.get("encoder"),
+            "encoder_text": inference.get("encoder_text"),
             "lm": None, "prompt": None, "versions": {"softtopic": softtopic.__version__, "torch": torch.__version__}}
     if lm_meta is not None:
         lm, prompt = inference["lm"], inference["prompt"]

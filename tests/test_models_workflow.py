@@ -117,3 +117,21 @@ def test_embeddings_and_word_vectors_are_cached_per_corpus(models_run, tmp_path)
     changed.write_text(yaml.safe_dump(config))
     plan = snakemake(models_run, changed, "-n", "reports/stackoverflow/metrics.csv")
     assert "rule train_baseline" in plan and "embed_documents" not in plan
+
+
+def test_runs_on_embeddings_record_the_raw_text_and_give_their_theta(models_run):
+    """Protocol fair (the config's default): the cards of the runs on document embeddings say the encoder
+    read the raw text, and a reloaded run gives the training titles its theta (softtopic.trained)."""
+    import json
+
+    from softtopic.trained import load_run
+
+    results = models_run / "results/stackoverflow"
+    for model in ("zeroshottm", "combinedtm", "bertopic", "fastopic", "kmeans-embeddings", "prodlda"):
+        (card,) = (results / "models" / model).rglob("model.json")
+        assert json.loads(card.read_text())["encoder_text"] == (None if model == "prodlda" else "raw"), model
+    (folder,) = {path.parent for path in (results / "models/kmeans-embeddings").rglob("model.json")}
+    output = ModelOutput.load(folder / "output.npz")
+    titles = pd.read_parquet(results / "corpus/documents.parquet")["text"].tolist()
+    theta = load_run(folder).transform(titles)
+    assert np.abs(theta[output.doc_index] - output.theta).max() <= 1e-6

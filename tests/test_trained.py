@@ -9,6 +9,7 @@ process gives identical theta, and theta is deterministic.
 import json
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -18,13 +19,14 @@ import pytest
 import scipy.sparse as sp
 import torch
 
+from softtopic.corpus import ReadReport, prepare_corpus
 from softtopic.lm import gather_parts
 from softtopic.models.neural import GaussianEncoder
 from softtopic.output import ModelOutput
 from softtopic.prompting import DEFAULT_TEMPLATE, PromptTemplate
 from softtopic.savedmodel import CARD, FORMAT_VERSION, SavedModelError
 from softtopic.trained import load_run
-from softtopic.vocabulary import bag_of_words, build_vocabulary, tokenize_documents
+from softtopic.vocabulary import bag_of_words, build_vocabulary, filter_to_vocabulary, tokenize_documents
 
 from conftest import load_script
 
@@ -47,11 +49,28 @@ def job(**namespaces):
                               for key, value in namespaces.items()}, threads=torch.get_num_threads())
 
 
+@contextmanager
+def scripts_run_here():
+    """Undo what the scripts' `main` changes in this process (their log files, sys.excepthook, torch's
+    determinism): a module fixture's `script_globals`."""
+    import logging
+
+    handlers, hook = logging.getLogger().handlers[:], sys.excepthook
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    try:
+        yield
+    finally:
+        for handler in logging.getLogger().handlers[:]:
+            if handler not in handlers:
+                logging.getLogger().removeHandler(handler)
+                handler.close()
+        torch.use_deterministic_algorithms(deterministic)
+        sys.excepthook = hook
+
+
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory, smollm2_manifest):
     """results/tiny/{corpus,vocabulary,lm,models} as the workflow lays them out, made by its scripts."""
-    import logging
-
     root = tmp_path_factory.mktemp("workflow")
     corpus = root / "results" / "tiny"
     for folder in ("corpus", "vocabulary", "lm/smollm2/default/parts"):
@@ -63,7 +82,12 @@ def workdir(tmp_path_factory, smollm2_manifest):
     (corpus / "vocabulary/vocabulary.txt").write_text("\n".join(vocabulary) + "\n")
     sp.save_npz(corpus / "vocabulary/bow.npz", bag_of_words(tokens, vocabulary))
     lm_dir = corpus / "lm/smollm2/default"
-    handlers, hook, deterministic = logging.getLogger().handlers[:], sys.excepthook, torch.are_deterministic_algorithms_enabled()
+    with scripts_run_here():
+        make_lm_outputs_and_runs(root, corpus, lm_dir, smollm2_manifest)
+    return root
+
+
+def make_lm_outputs_and_runs(root, corpus, lm_dir, smollm2_manifest):
     load_script("lm_outputs").main(job(
         input={"manifest": str(smollm2_manifest), "vocabulary": str(corpus / "vocabulary/vocabulary.txt"),
                "documents": str(corpus / "corpus/documents.parquet")},
@@ -93,13 +117,6 @@ def workdir(tmp_path_factory, smollm2_manifest):
                        params={"model": model, "base_model": model, "top_words": 5,
                                "hyperparameters": {"batch_size": 8, **settings} if model != "lda" else settings,
                                "inference": {k: v for k, v in inference.items() if model == "dsl" or k not in ("lm", "prompt")}}))
-    for handler in logging.getLogger().handlers[:]:  # the scripts' log files
-        if handler not in handlers:
-            logging.getLogger().removeHandler(handler)
-            handler.close()
-    torch.use_deterministic_algorithms(deterministic)
-    sys.excepthook = hook
-    return root
 
 
 RUNS = ["dsl/smollm2/default/K3/tau3/seed0", "prodlda/K3/seed0", "lda/K3/seed0"]
@@ -201,7 +218,7 @@ def test_loading_says_what_differs(workdir, smollm2_manifest, tmp_path):
     folder = copy_run(workdir, RUNS[0], tmp_path)
     card = json.loads((folder / CARD).read_text())
     (folder / CARD).write_text(json.dumps({**card, "format_version": 99}))
-    with pytest.raises(SavedModelError, match="format version 99; this softtopic reads version 1"):
+    with pytest.raises(SavedModelError, match="format version 99; this softtopic reads versions 1, 2"):
         load_run(folder, lm_manifest=smollm2_manifest)
     (folder / CARD).write_text(json.dumps(card))
     words = (folder / "vocabulary.txt").read_text().split("\n")[:-1]
@@ -271,3 +288,126 @@ def test_the_apply_section_names_known_corpora_and_runs(apply, message):
     assert completed["apply"]["bbc"]["runs"] == runs
     with pytest.raises(ConfigError, match=message):
         validate_config({**config, "apply": apply}, REPO / "config" / "schema.yaml", root=REPO)
+
+
+# ---- runs that read the sentence encoder's document embeddings: the raw text (protocol fair) or the
+# vocabulary-filtered text (protocol paper), as the card says
+ENCODER = "all-minilm-l6-v2"
+EMBEDDING_RUNS = {"kmeans-embeddings/K3/seed0": ("kmeans-embeddings", {"n_init": 2}),
+                  "zeroshottm/K3/seed0": ("zeroshottm", {"epochs": 5, "batch_size": 8, "hidden": [16]})}
+# new documents as a raw table may hold them: the prepared text is stripped (softtopic.corpus)
+PADDED = [f"  {text}\n" for text in NEW]
+
+
+def files_of(root, *path):
+    """A file of the workflow directory `root`'s corpus results/tiny."""
+    return root.joinpath("results", "tiny", *path)
+
+
+def embed(root, name: str, text: str, **inputs) -> np.ndarray:
+    """What the workflow's embedding step (scripts/embed_documents.py) writes for `inputs`."""
+    output = root / "embedded" / name / "embeddings.npy"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    load_script("embed_documents").main(job(
+        input={key: str(value) for key, value in inputs.items()}, output={"embeddings": str(output)},
+        params={"batch_size": 64, "device": "cpu", "encoder": ENCODER, "text": text}, log=[str(root / f"{name}.log")]))
+    return np.load(output)
+
+
+@pytest.fixture(scope="module", params=["raw", "filtered"])
+def embedded(request, tmp_path_factory):
+    """(encoder text, workflow directory): results/tiny/{corpus,vocabulary,embeddings,models} made by the
+    workflow's scripts with the encoder on the `raw` or the `filtered` text, and a K-means reference row and
+    ZeroShotTM trained on those embeddings."""
+    text = request.param
+    root = tmp_path_factory.mktemp(f"embeddings-{text}")
+    corpus = root / "results" / "tiny"
+    for folder in ("corpus", "vocabulary", f"embeddings/{ENCODER}/{text}"):
+        (corpus / folder).mkdir(parents=True)
+    pd.DataFrame({"doc_id": range(len(DOCUMENTS)), "text": DOCUMENTS,
+                  "source_row": range(2, len(DOCUMENTS) + 2)}).to_parquet(corpus / "corpus/documents.parquet")
+    files = {name: corpus / "vocabulary" / name for name in ("vocabulary.txt", "bow.npz", "texts.txt")}
+    array = corpus / "embeddings" / ENCODER / text / "embeddings.npy"
+    with scripts_run_here():
+        load_script("build_vocabulary").main(job(
+            input={"documents": str(corpus / "corpus/documents.parquet")},
+            output={"vocabulary": str(files["vocabulary.txt"]), "bow": str(files["bow.npz"]),
+                    "texts": str(files["texts.txt"])},
+            params={"vocabulary": {**VOCABULARY, "size": 40}}, wildcards=SimpleNamespace(corpus="tiny"),
+            log=[str(root / "vocabulary.log")]))
+        encoder_input = ({"documents": corpus / "corpus/documents.parquet"} if text == "raw"
+                         else {"texts": files["texts.txt"]})
+        np.save(array, embed(root, "training", text, **encoder_input))
+        for run, (model, settings) in EMBEDDING_RUNS.items():
+            load_script("train_model").main(job(
+                input={"bow": str(files["bow.npz"]), "vocabulary": str(files["vocabulary.txt"]),
+                       "embeddings": str(array)},
+                output={"model": str(corpus / "models" / run / "output.npz")}, log=[str(root / f"{model}.log")],
+                wildcards=SimpleNamespace(corpus="tiny", K="3", seed="0"),
+                params={"model": model, "base_model": model, "top_words": 5, "hyperparameters": settings,
+                        "inference": {"encoder": ENCODER, "encoder_text": text, "vocabulary": VOCABULARY}}))
+    return text, root
+
+
+@pytest.mark.parametrize("run", EMBEDDING_RUNS)
+def test_a_run_on_embeddings_gives_the_training_documents_its_theta(embedded, run):
+    text, root = embedded
+    folder = files_of(root, "models", run)
+    output = ModelOutput.load(folder / "output.npz")
+    loaded = load_run(folder)
+    theta = loaded.transform(DOCUMENTS)
+    assert np.abs(theta[output.doc_index] - output.theta).max() <= 1e-6
+    assert loaded.card["encoder_text"] == text
+    # the rows come from the embeddings file of the run's text, found by the texts it was made from
+    made = np.load(files_of(root, "embeddings", ENCODER, text, "embeddings.npy"))
+    known, array = loaded.training_rows("embeddings")
+    keys = DOCUMENTS if text == "raw" else files_of(root, "vocabulary/texts.txt").read_text().splitlines()
+    assert set(known) == set(keys) and np.array_equal(np.asarray(array), made)
+    np.testing.assert_array_equal(loaded.topic_data(DOCUMENTS).embeddings, made)
+
+
+@pytest.fixture(scope="module")
+def workflow_embeddings(embedded, tmp_path_factory):
+    """{text: what the workflow's embedding step computes for PADDED}: the documents prepared
+    (softtopic.corpus), and for `filtered` restricted to the runs' vocabulary as the vocabulary step writes
+    texts.txt."""
+    text, root = embedded
+    folder = tmp_path_factory.mktemp(f"new-{text}")
+    frame = pd.DataFrame({"body": PADDED, "source_row": range(2, len(PADDED) + 2)})
+    documents = folder / "documents.parquet"
+    prepare_corpus(frame, ReadReport(path="new.csv"), "body", None).to_parquet(documents)
+    vocabulary = files_of(root, "vocabulary/vocabulary.txt").read_text().split()
+    tokens = tokenize_documents(PADDED, VOCABULARY["filter"], VOCABULARY["min_word_length"])
+    texts = folder / "texts.txt"
+    texts.write_text("".join(" ".join(words) + "\n" for words in filter_to_vocabulary(tokens, vocabulary)))
+    with scripts_run_here():
+        return {"raw": embed(folder, "raw", "raw", documents=documents),
+                "filtered": embed(folder, "filtered", "filtered", texts=texts)}
+
+
+@pytest.mark.parametrize("run", EMBEDDING_RUNS)
+def test_new_documents_are_embedded_as_the_workflow_embeds_the_runs_text(embedded, workflow_embeddings, run):
+    text, root = embedded
+    found = load_run(files_of(root, "models", run)).topic_data(PADDED).embeddings
+    expected, other = workflow_embeddings[text], workflow_embeddings["filtered" if text == "raw" else "raw"]
+    assert found.shape == expected.shape == (len(NEW), 384)
+    np.testing.assert_allclose(found, expected, rtol=0, atol=1e-5)  # one at a time, or in a batch of 64
+    assert np.abs(found - other).max(axis=1).min() > 1e-2  # the other text's embeddings are far off
+
+
+@pytest.mark.parametrize("embedded", ["raw"], indirect=True)  # a run on the raw text tells the two readings apart
+def test_a_card_that_names_no_encoder_text_means_the_filtered_text(embedded, workflow_embeddings, tmp_path):
+    import shutil
+
+    _, root = embedded
+    run = "kmeans-embeddings/K3/seed0"
+    folder = tmp_path / "results" / "tiny" / "models" / run
+    shutil.copytree(files_of(root, "models", run), folder)
+    card = json.loads((folder / CARD).read_text())
+    del card["encoder_text"]
+    (folder / CARD).write_text(json.dumps({**card, "format_version": 1}))  # saved before the key existed
+    found = load_run(folder).topic_data(PADDED).embeddings
+    np.testing.assert_allclose(found, workflow_embeddings["filtered"], rtol=0, atol=1e-5)
+    (folder / CARD).write_text(json.dumps({**card, "encoder_text": None}))  # version 2, trained without the setting
+    with pytest.raises(SavedModelError, match="names no encoder text"):
+        load_run(folder).transform(NEW[:1])

@@ -489,10 +489,15 @@ def _absent(value) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and value != value)
 
 
+def prepared_text(text: str) -> str:
+    """A text as the prepared table holds it, what the later stages read: without surrounding whitespace."""
+    return text.strip()
+
+
 def _text_cell(value, column: str):
     """(text, None) for a usable text cell ('' for an empty one), else (None, the reason)."""
     if isinstance(value, str):
-        return value.strip(), None
+        return prepared_text(value), None
     if value is MISSING:
         return None, f"no key '{column}' (the text column)"
     if _absent(value):

@@ -8,9 +8,11 @@ Three files in the run's folder:
   ``model_class``, ``hyperparameters``, ``num_topics``, ``tau``, ``seed``, ``corpus``); ``reads`` (what
   theta of new documents needs: "bow", "embeddings", "hidden"); ``vocabulary`` (size, SHA-256 of
   vocabulary.txt, the token filter that makes a BoW); ``encoder`` (the sentence encoder, when embeddings
-  are read); ``lm`` and ``prompt`` (for LM-supervised runs: the LM's name, source and manifest, the dtype,
-  document window, batch plan and projection the LM stage ran with, and the prompt's instruction and
-  template with their SHA-256); ``state`` (what rebuilding needs, e.g. the encoder's input width);
+  are read) and ``encoder_text`` (which text of a document it read: "raw", the prepared text, protocol
+  fair, or "filtered", its vocabulary words, protocol paper; null for a run that reads no embeddings;
+  absent from version-1 cards); ``lm`` and ``prompt`` (for LM-supervised runs: the LM's name, source and
+  manifest, the dtype, document window, batch plan and projection the LM stage ran with, and the
+  prompt's instruction and template with their SHA-256); ``state`` (what rebuilding needs, e.g. the encoder's input width);
   ``versions``.
 - ``vocabulary.txt``: one word per line, the order of the topic-word columns.
 
@@ -26,7 +28,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 FORMAT = "softtopic-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# Version 2 added `encoder_text`. A version-1 card is still read: those runs' encoder read the
+# vocabulary-filtered text (the only text before the protocols), which `encoder_text` gives them.
+READ_VERSIONS = (1, 2)
 WEIGHTS, CARD, VOCABULARY = "model.safetensors", "model.json", "vocabulary.txt"
 
 
@@ -109,12 +114,23 @@ def read_card(folder: str | Path) -> dict:
     card = json.loads((folder / CARD).read_text())
     if card.get("format") != FORMAT:
         raise SavedModelError(f"{folder / CARD} is not a softtopic model card (format {card.get('format')!r})")
-    if card.get("format_version") != FORMAT_VERSION:
+    if card.get("format_version") not in READ_VERSIONS:
         raise SavedModelError(
-            f"{folder / CARD} has format version {card.get('format_version')!r}; this softtopic reads version "
-            f"{FORMAT_VERSION}. Use the softtopic version that saved it, or retrain"
+            f"{folder / CARD} has format version {card.get('format_version')!r}; this softtopic reads versions "
+            f"{', '.join(map(str, READ_VERSIONS))}. Use the softtopic version that saved it, or retrain"
         )
     return card
+
+
+def encoder_text(card: dict) -> str:
+    """Which text of a document the run's sentence encoder read: "raw" or "filtered". A card without the
+    key (format version 1, saved before the protocols) means "filtered", what those runs read."""
+    text = card.get("encoder_text", "filtered")
+    if text not in ("raw", "filtered"):
+        raise SavedModelError(f"the model card of {card.get('model')!r} reads document embeddings but names "
+                              f"no encoder text ('raw' or 'filtered'; found {text!r}): it was trained outside "
+                              "the workflow")
+    return text
 
 
 def check_vocabulary(card: dict, words: Sequence[str], where: str, reference: Sequence[str] | None = None) -> None:

@@ -8,7 +8,9 @@ A new document goes through what the training documents went through, with the s
 run's model.json (softtopic.savedmodel), not those of today's config:
 
 - BoW: the run's token filter (softtopic.vocabulary) and the training vocabulary;
-- sentence embeddings: the same encoder on the vocabulary-filtered text (softtopic.embeddings);
+- sentence embeddings: the same encoder on the text it read in training (the card's `encoder_text`):
+  the raw text as the prepared corpus holds it (protocol fair; surrounding whitespace stripped, as
+  softtopic.corpus does) or the vocabulary-filtered text (protocol paper; version-1 cards);
 - LM hidden states (DSL models): the LM stage's own code (`softtopic.lm.DocumentPass`, what the
   `lm_outputs` rule runs) with the same LM, prompt, document window, dtype and batch plan. Its resumable
   shards are the cache: the same documents again cost no LM pass.
@@ -31,7 +33,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from softtopic.models.base import TopicData
-from softtopic.savedmodel import SavedModelError, load_model
+from softtopic.savedmodel import SavedModelError, encoder_text, load_model
 
 
 def default_cache_dir() -> Path:
@@ -121,8 +123,9 @@ class TrainedRun:
     def training_rows(self, kind: str) -> tuple[dict[str, int], np.ndarray]:
         """(key -> row, array) of what the training corpus's stages computed for its documents, where they
         are still beside the run and made with the run's settings: 'hidden' (keys: prompts; the LM
-        stage's hidden.npy) or 'embeddings' (keys: vocabulary-filtered texts; embeddings.npy). A document
-        the training corpus holds takes its row, so it gets exactly its training theta. ({}, None) if absent."""
+        stage's hidden.npy) or 'embeddings' (keys: the texts the encoder read, `encoder_texts`; the
+        embeddings.npy of the run's encoder and text). A document the training corpus holds takes its row,
+        so it gets exactly its training theta. ({}, None) if absent."""
         if kind in self._training:
             return self._training[kind]
         found: tuple[dict[str, int], np.ndarray | None] = ({}, None)
@@ -141,9 +144,17 @@ class TrainedRun:
                     found = ({key: row for row, key in reversed(list(enumerate(prompts)))},
                              np.load(folder / "hidden.npy", mmap_mode="r"))
         elif kind == "embeddings" and corpus is not None:
-            texts, array = corpus / "vocabulary" / "texts.txt", corpus / "embeddings" / self.card["encoder"] / "embeddings.npy"
-            if texts.exists() and array.exists() and (corpus / "vocabulary" / "vocabulary.txt").read_text().split() == self.vocabulary:
-                lines = texts.read_text().split("\n")[:-1]
+            text = encoder_text(self.card)
+            array = corpus / "embeddings" / self.card["encoder"] / text / "embeddings.npy"
+            lines = None
+            if text == "raw" and (corpus / "corpus" / "documents.parquet").exists():
+                import pandas as pd
+
+                lines = pd.read_parquet(corpus / "corpus" / "documents.parquet", columns=["text"])["text"].tolist()
+            elif text == "filtered" and (corpus / "vocabulary" / "texts.txt").exists() and (
+                    corpus / "vocabulary" / "vocabulary.txt").read_text().split() == self.vocabulary:
+                lines = (corpus / "vocabulary" / "texts.txt").read_text().split("\n")[:-1]
+            if lines is not None and array.exists():
                 found = ({key: row for row, key in reversed(list(enumerate(lines)))}, np.load(array, mmap_mode="r"))
         if found[1] is not None and len(found[0]) and len(found[1]) < max(found[0].values()) + 1:
             found = ({}, None)  # not made for these documents
@@ -196,18 +207,28 @@ class TrainedRun:
 
         return self.features("hidden", prompts, compute)
 
-    def embeddings(self, tokens: list[list[str]]) -> np.ndarray:
-        """The sentence encoder's embedding of each vocabulary-filtered text (new ones one at a time)."""
-        from softtopic.embeddings import encode_documents, load_encoder
+    def encoder_texts(self, texts: Sequence[str], tokens: list[list[str]]) -> list[str]:
+        """What the run's sentence encoder reads of each text, as the workflow's embedding step fed it: the
+        text as the prepared corpus holds it ("raw") or its vocabulary words in order, one space apart
+        ("filtered", the vocabulary step's texts.txt); `tokens`: the texts' tokens under the run's filter."""
+        if encoder_text(self.card) == "raw":
+            from softtopic.corpus import prepared_text
+
+            return [prepared_text(text) for text in texts]
         from softtopic.vocabulary import filter_to_vocabulary
+
+        return [" ".join(words) for words in filter_to_vocabulary(tokens, self.vocabulary)]
+
+    def embeddings(self, texts: Sequence[str], tokens: list[list[str]]) -> np.ndarray:
+        """The sentence encoder's embedding of each text's `encoder_texts` (new ones one at a time)."""
+        from softtopic.embeddings import encode_documents, load_encoder
 
         def compute(missing: list[str]) -> np.ndarray:
             if self._encoder is None:
                 self._encoder = load_encoder(self.card["encoder"])
             return np.concatenate([encode_documents([text], self._encoder, batch_size=1) for text in missing])
 
-        return self.features("embeddings", [" ".join(words) for words in filter_to_vocabulary(tokens, self.vocabulary)],
-                             compute)
+        return self.features("embeddings", self.encoder_texts(texts, tokens), compute)
 
     def topic_data(self, texts: Sequence[str], progress: bool = False) -> TopicData:
         """What the model reads about `texts` (`card['reads']`), made as it was for the training documents."""
@@ -222,7 +243,7 @@ class TrainedRun:
             tokens = tokenize_documents(texts, settings["filter"], settings["min_word_length"])
             data.bow = bag_of_words(tokens, self.vocabulary)
             if "embeddings" in reads:
-                data.embeddings = self.embeddings(tokens)
+                data.embeddings = self.embeddings(texts, tokens)
         if "hidden" in reads:
             data.hidden = self.hidden_states(texts, progress)
         return data

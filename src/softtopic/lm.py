@@ -437,14 +437,14 @@ def extract(
     head = RestrictedHead(model, token_ids)
 
     def collate(indices: list[int]) -> dict:
-        batch = tokenizer.pad({"input_ids": [encodings[i] for i in indices]}, padding=True, return_tensors="pt")
+        batch = tokenizer.pad({"input_ids": [encodings[i].tolist() for i in indices]}, padding=True, return_tensors="pt")
         return {k: v.to(device) for k, v in batch.items()}
 
     stats.head_check_max_error = check_restricted_head(head, collate(batches[-1][:2]), dtype)
     if chain is not None:
         boundary = word_boundary_tokens(tokenizer, model.get_output_embeddings().weight.shape[0])
         head = ChainHead(model, chain, boundary, top_groups=chain_top_groups, prior_ids=chain_prior_ids)
-        stats.chain_check_max_error = check_chain_head(head, encodings[batches[-1][0]], dtype)
+        stats.chain_check_max_error = check_chain_head(head, encodings[batches[-1][0]].tolist(), dtype)
     hidden_size = model.get_output_embeddings().weight.shape[1]
     logits_u = np.zeros((len(unique), len(token_ids)), dtype=np.float32)
     hidden_u = np.zeros((len(unique), hidden_size), dtype=np.float32)
@@ -501,13 +501,14 @@ def split_batches(batches: Sequence[Sequence[int]], lengths: Sequence[int], part
     return result
 
 
-def encode_prompts(tokenizer, prompts: Sequence[str], block: int = 8192) -> list[list[int]]:
-    """Token ids (with special tokens) of each prompt, tokenised `block` prompts at a time: one call over a
-    whole corpus holds every prompt's encoding (ids, masks, offsets, tokens) at once, several GB at 10^6
-    documents, where only the ids are kept."""
-    ids: list[list[int]] = []
+def encode_prompts(tokenizer, prompts: Sequence[str], block: int = 8192) -> list[np.ndarray]:
+    """Token ids (with special tokens) of each prompt as an int32 array, tokenised `block` prompts at a
+    time. One call over a whole corpus holds every prompt's encoding at once and Python lists of ints keep
+    ~5 KB per 60-token prompt: GBs at 10^6 documents (bench/lm_tokenize_memory.py)."""
+    ids: list[np.ndarray] = []
     for start in range(0, len(prompts), block):
-        ids.extend(tokenizer(list(prompts[start : start + block]), add_special_tokens=True)["input_ids"])
+        encoded = tokenizer(list(prompts[start : start + block]), add_special_tokens=True)["input_ids"]
+        ids.extend(np.asarray(row, dtype=np.int32) for row in encoded)
     return ids
 
 

@@ -37,10 +37,14 @@ def test_variant_settings_are_the_base_models_with_overrides(config):
 
 
 def test_what_a_variant_reads_follows_its_settings(config):
-    assert model_reads(config, "dsl") == {"bow", "logits", "hidden"}
+    # protocol fair (config.yaml): DSL reads the hidden state beside the document embedding
+    assert model_reads(config, "dsl") == {"bow", "logits", "hidden", "embeddings"}
     assert model_reads(config, "dsl-minilm") == {"bow", "logits", "embeddings"}
-    assert model_reads(config, "dsl-bow") == {"bow", "hidden"}
+    assert model_reads(config, "dsl-bow") == {"bow", "hidden", "embeddings"}
     assert model_reads(config, "combinedtm") == {"bow", "embeddings"}
+    paper = {**config, "training": {**config["training"], "dsl": {**config["training"]["dsl"], "encoder_input": "hidden"}}}
+    assert model_reads(paper, "dsl") == {"bow", "logits", "hidden"}
+    assert model_reads(paper, "dsl-bow") == {"bow", "hidden"}
 
 
 def test_variant_runs_have_their_own_directories(config):

@@ -23,7 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from softtopic.models.base import TopicData, TopicModel
-from softtopic.models.neural import block_scales, required_array
+from softtopic.models.neural import block_scales, hidden_embedding_blocks, required_array
 
 
 def squared_distances(vectors: np.ndarray, centroids: np.ndarray) -> np.ndarray:
@@ -169,7 +169,7 @@ class KMeansCombined(KMeansHidden):
     def vectors(self, data: TopicData) -> np.ndarray:
         hidden = required_array(data, "hidden", type(self).__name__, "the LM stage's hidden states")
         embeddings = required_array(data, "embeddings", type(self).__name__, "the sentence-encoder document embeddings")
-        self.blocks = ((hidden.shape[1], "features"), (embeddings.shape[1], "whole"))
+        self.blocks = hidden_embedding_blocks(hidden.shape[1], embeddings.shape[1])
         return np.concatenate([hidden, embeddings], axis=1).astype(np.float64)
 
     def fit_scaling(self, vectors: np.ndarray) -> np.ndarray:

@@ -110,6 +110,13 @@ def block_scales(std: torch.Tensor, blocks: tuple[tuple[int, str], ...]) -> torc
     return torch.cat(parts)
 
 
+def hidden_embedding_blocks(hidden_width: int, embedding_width: int) -> tuple[tuple[int, str], ...]:
+    """The blocks of a hidden state beside a sentence embedding (`block_scales`): the hidden state feature by
+    feature (an LM's hidden states have a few dominant features), the embedding as a whole (its geometry is
+    what its users cluster). DSL's `encoder_input: hidden+embeddings` and the kmeans-combined row share it."""
+    return ((hidden_width, "features"), (embedding_width, "whole"))
+
+
 class InputStandardizer(nn.Module):
     """z-scores each input feature with the training inputs' mean and standard deviation, kept as buffers
     so that the same shift and scale apply at inference and travel with the network. Starts as the
@@ -371,12 +378,11 @@ class LMSupervision:
 
     def input_blocks(self, data: TopicData) -> tuple[tuple[int, str], ...] | None:
         """For an input of several representations (`hidden+embeddings`): (width, how it is scaled) of
-        each, for `InputStandardizer`: the hidden state feature by feature (an LM's hidden states have a few
-        dominant features), the sentence embedding as a whole (its geometry is what its users cluster).
-        None for one representation, or when `data` holds none of them (a network rebuilt to load weights)."""
+        each, for `InputStandardizer` (`hidden_embedding_blocks`). None for one representation, or when
+        `data` holds none of them (a network rebuilt to load weights)."""
         if len(self.encoder_fields) == 1 or data.hidden is None:
             return None
-        return ((data.hidden.shape[1], "features"), (data.embeddings.shape[1], "whole"))
+        return hidden_embedding_blocks(data.hidden.shape[1], data.embeddings.shape[1])
 
     def rows(self, data: TopicData) -> np.ndarray:
         supervision = type(self).reads(vars(self)) & {"logits", "hidden", "embeddings"}  # the backbone checks the rest

@@ -90,10 +90,6 @@ class ProdLDANetwork(nn.Module):
 class _ProdLDABackbone(NeuralTopicModel):
     """The ProdLDA network behind either supervision."""
 
-    def network_extras(self, data: TopicData) -> dict:
-        """Further ProdLDANetwork arguments (DSL-ProdLDA's input blocks and K-means start)."""
-        return {}
-
     def __init__(self, num_topics: int, hidden: tuple[int, ...] = (200, 200), dropout: float = 0.2,
                  learn_priors: bool = True, standardize_input: bool = False, decoder_batch_norm: str = "plain",
                  **kwargs):
@@ -103,6 +99,10 @@ class _ProdLDABackbone(NeuralTopicModel):
         self.learn_priors = learn_priors
         self.standardize_input = standardize_input
         self.decoder_batch_norm = decoder_batch_norm
+
+    def network_extras(self, data: TopicData) -> dict:
+        """Further ProdLDANetwork arguments (DSL-ProdLDA's input blocks and K-means start)."""
+        return {}
 
     def build_network(self, data: TopicData, input_dim: int) -> ProdLDANetwork:
         settings = {"standardize_input": self.standardize_input, "decoder_batch_norm": self.decoder_batch_norm,

@@ -66,6 +66,16 @@ def model_defaults(model: str) -> dict:
     return dict(config["training"].get(model, {}))
 
 
+def append_row(path: Path, row: dict) -> None:
+    """Append `row` to the CSV at `path`, with a header line when the file is new."""
+    new = not path.exists()
+    with path.open("a", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(row))
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+
+
 def load(results: Path, lm: str, prompt: str) -> tuple[TopicData, np.ndarray, Reference]:
     lm_dir = results / "lm" / lm / prompt
     data = TopicData(bow=sp.load_npz(results / "vocabulary" / "bow.npz").tocsr(),
@@ -128,12 +138,7 @@ def main():
                     print("  " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()),
                           flush=True)
                     if args.csv:
-                        new = not args.csv.exists()
-                        with args.csv.open("a", newline="") as handle:
-                            writer = csv.DictWriter(handle, fieldnames=list(row))
-                            if new:
-                                writer.writeheader()
-                            writer.writerow(row)
+                        append_row(args.csv, row)
     table = pd.DataFrame(summary).groupby(["corpus", "lm", "arm"], sort=False)
     print(table[["purity", "nmi", "p@10", "c_v"]].agg(lambda s: f"{s.mean():.3f} ± {s.std():.3f}").to_markdown())
 

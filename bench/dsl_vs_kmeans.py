@@ -17,7 +17,6 @@ mean ± sd over the seeds, how many of the K topics take at least one document, 
 from __future__ import annotations
 
 import argparse
-import csv
 import re
 import time
 from pathlib import Path
@@ -29,10 +28,11 @@ import torch
 import yaml
 from sklearn.cluster import KMeans
 
-from softtopic.config import validate_schema
 from softtopic.metrics.clustering import clustering_scores
 from softtopic.metrics.coherence import Reference, coherence_report
 from softtopic.models import TopicData, make_model
+
+from dsl_screen import append_row, model_defaults  # bench/ is on sys.path when run as a script
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -65,13 +65,6 @@ def parse_setting(text: str) -> tuple[str, dict]:
         key, _, value = item.partition("=")
         settings[key.strip()] = yaml.safe_load(value)
     return name, settings
-
-
-def dsl_defaults() -> dict:
-    schema = yaml.safe_load((REPO / "config" / "schema.yaml").read_text())
-    config = validate_schema({"corpora": {"c": {"path": "p"}}, "lms": {"l": {"source": "s"}},
-                              "run": {"corpora": ["c"], "lms": ["l"], "models": ["dsl"]}}, schema)
-    return dict(config["training"]["dsl"])
 
 
 def load_corpus(results: Path, lm: str, prompt: str) -> tuple[TopicData, np.ndarray, Reference]:
@@ -133,7 +126,7 @@ def main():
     parser.add_argument("--csv", type=Path, help="append one line per run here")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    defaults = dsl_defaults()
+    defaults = model_defaults("dsl")
     settings = [(name, {**defaults, "tau": args.tau, **VARIANTS[name]}) for name in args.variants]
     settings += [(name, {**defaults, "tau": args.tau, **extra}) for name, extra in map(parse_setting, args.custom)]
     table = []
@@ -159,12 +152,7 @@ def main():
                             "settings": "" if extra is None else yaml.safe_dump(
                                 {k: v for k, v in extra.items() if defaults.get(k) != v or k == "tau"},
                                 default_flow_style=True).strip(), **row}
-                    new = not args.csv.exists()
-                    with args.csv.open("a", newline="") as handle:
-                        writer = csv.DictWriter(handle, fieldnames=list(line))
-                        if new:
-                            writer.writeheader()
-                        writer.writerow(line)
+                    append_row(args.csv, line)
             table.append((corpus, method, runs))
     print("\n| corpus | method | purity | NMI | C_V | NPMI | topics used | train s |\n|---|---|---|---|---|---|---|---|")
     for corpus, method, runs in table:

@@ -2,7 +2,10 @@
 memory-mapped LM outputs and the sparse BoW, theta and input statistics in blocks, a fixed number of
 optimizer steps, and retrieval over documents read in blocks or a sample of queries."""
 
+import functools
+import io
 import json
+import zipfile
 
 import numpy as np
 import pandas as pd
@@ -11,11 +14,13 @@ import scipy.sparse as sp
 import torch
 
 import softtopic.models.neural as neural
+import softtopic.lm
 from softtopic.lm import gather_parts
 from softtopic.metrics.retrieval import labelled_precision, precision_at_k, query_precision, retrieval_scores
 from softtopic.models import TopicData
 from softtopic.models.neural import InputStandardizer
 from softtopic.models.prodlda import DSLProdLDA, ProdLDA
+from softtopic.rows import npz_row_blocks, npz_shape
 from softtopic.softlabel import soft_label
 from softtopic.trainer import BatchRows, train_network
 
@@ -160,23 +165,57 @@ def test_sampled_retrieval_on_20000_documents_is_within_its_interval_of_the_exac
         assert abs(sampled[f"p@{k}"] - exact[f"p@{k}"]) <= 1.96 * sampled[f"p@{k}_se"], (k, sampled, exact)
 
 
-def test_gathering_lm_parts_into_files_equals_gathering_in_memory(tmp_path):
+def test_gathering_lm_parts_into_files_equals_gathering_in_memory(tmp_path, monkeypatch):
     stats = {"documents": 0, "unique_prompts": 0, "prompt_tokens": 0, "tokens_computed_this_run": 0,
              "seconds_computing": 0.0, "shards_total": 0, "shards_resumed": 0, "head_check_max_abs_error": None}
     rng = np.random.default_rng(4)
     owners = rng.integers(0, 3, size=50)
     files = []
+    expected = {"logits": np.zeros((50, 7), np.float32), "hidden": np.zeros((50, 4), np.float32)}
     for part in range(3):
         documents = np.flatnonzero(owners == part)
+        arrays = {"logits": rng.normal(size=(len(documents), 7)).astype(np.float32),
+                  "hidden": rng.normal(size=(len(documents), 4)).astype(np.float32)}
+        for key, values in arrays.items():
+            expected[key][documents] = values
         files.append(tmp_path / f"{part}.npz")
-        np.savez(files[-1], documents=documents, total_documents=50, meta=json.dumps({"extraction": stats}),
-                 logits=rng.normal(size=(len(documents), 7)).astype(np.float32),
-                 hidden=rng.normal(size=(len(documents), 4)).astype(np.float32))
+        np.savez(files[-1], documents=documents, total_documents=50, meta=json.dumps({"extraction": stats}), **arrays)
+    monkeypatch.setattr(softtopic.lm, "npz_row_blocks",  # blocks of 3 rows: a part spans several
+                        functools.partial(npz_row_blocks, block_bytes=3 * 7 * 4))
     logits, hidden, meta = gather_parts(files)
     mapped_logits, _, mapped_meta = gather_parts(files, tmp_path / "logits.npy", tmp_path / "hidden.npy")
-    np.testing.assert_array_equal(np.load(tmp_path / "logits.npy"), logits)
-    np.testing.assert_array_equal(np.load(tmp_path / "hidden.npy"), hidden)
-    assert isinstance(mapped_logits, np.memmap) and mapped_meta == meta and logits.shape == (50, 7)
+    np.testing.assert_array_equal(logits, expected["logits"])
+    np.testing.assert_array_equal(hidden, expected["hidden"])
+    np.testing.assert_array_equal(np.load(tmp_path / "logits.npy"), expected["logits"])
+    np.testing.assert_array_equal(np.load(tmp_path / "hidden.npy"), expected["hidden"])
+    assert isinstance(mapped_logits, np.memmap) and mapped_meta == meta
+
+
+@pytest.mark.parametrize("save", [np.savez, np.savez_compressed])
+@pytest.mark.parametrize("shape", [(10,), (9, 4), (5, 2, 3), (0, 6)])
+@pytest.mark.parametrize("block_bytes", [1, 20, 1 << 20])
+def test_npz_row_blocks_read_each_array_as_np_load_does(tmp_path, save, shape, block_bytes):
+    values = np.arange(int(np.prod(shape)), dtype=np.float64).reshape(shape) * 1.5
+    save(tmp_path / "a.npz", values=values, other=np.ones(3))
+    blocks = list(npz_row_blocks(tmp_path / "a.npz", "values", block_bytes=block_bytes))
+    assert [start for start, _ in blocks] == list(np.cumsum([0] + [len(b) for _, b in blocks])[:-1])
+    joined = np.concatenate([b for _, b in blocks]) if blocks else np.zeros(shape)
+    np.testing.assert_array_equal(joined, values)
+    assert npz_shape(tmp_path / "a.npz", "values") == shape
+
+
+def test_npz_row_blocks_name_an_array_cut_short(tmp_path):
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False, "shape": (10, 3)})
+    with zipfile.ZipFile(tmp_path / "cut.npz", "w") as archive:  # says 10 rows, holds 4
+        archive.writestr("logits.npy", header.getvalue() + np.ones((4, 3), np.float32).tobytes())
+    with pytest.raises(ValueError, match=r"cut.npz: array 'logits' ends after 0 of its 10 rows"):
+        list(npz_row_blocks(tmp_path / "cut.npz", "logits"))
+    np.save(tmp_path / "f.npy", np.asfortranarray(np.ones((3, 2))))
+    with zipfile.ZipFile(tmp_path / "f.npz", "w") as archive:
+        archive.write(tmp_path / "f.npy", "hidden.npy")
+    with pytest.raises(ValueError, match="not a C-ordered numeric array"):
+        list(npz_row_blocks(tmp_path / "f.npz", "hidden"))
 
 
 def test_the_retrieval_table_says_which_figures_are_sampled():

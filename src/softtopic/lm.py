@@ -27,7 +27,7 @@ from tqdm import tqdm
 from softtopic.chain import ChainHead, ChainPlan, naive_chain_scores, word_boundary_tokens
 from softtopic.files import atomic_write
 from softtopic.lm_forward import apply_softcap, left_padded_positions, logit_softcap
-from softtopic.rows import release
+from softtopic.rows import npz_row_blocks, npz_shape, release
 from softtopic.sources import LMSourceError, classify_source, packaged_gguf, path_reason
 from softtopic.workflow import hold_lock
 
@@ -556,8 +556,8 @@ def gather_parts(paths: Sequence[str | Path], logits_path: str | Path | None = N
                  hidden_path: str | Path | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
     """Join the part files of one corpus's LM jobs: (logits, hidden, meta) in document order.
 
-    With `logits_path` and `hidden_path` the arrays are written there as .npy files, one part at a time
-    (memory holds one part, not the corpus), and returned memory-mapped."""
+    With `logits_path` and `hidden_path` the arrays are written there as .npy files, each part read in
+    blocks of rows (memory holds one block, not a part or the corpus), and returned memory-mapped."""
     loaded = []
     for path in paths:
         with np.load(path) as part:
@@ -576,20 +576,17 @@ def gather_parts(paths: Sequence[str | Path], logits_path: str | Path | None = N
         )
     logits = hidden = None
     for part in loaded:
-        with np.load(part["path"]) as arrays:
-            part_logits, part_hidden = arrays["logits"], arrays["hidden"]
         if logits is None:
-            shapes = (total, part_logits.shape[1]), (total, part_hidden.shape[1])
+            shapes = [(total, npz_shape(part["path"], key)[1]) for key in ("logits", "hidden")]
             if logits_path is None:
                 logits, hidden = (np.empty(shape, dtype=np.float32) for shape in shapes)
             else:
                 logits, hidden = (np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=shape)
                                   for path, shape in zip((logits_path, hidden_path), shapes))
-        logits[part["documents"]] = part_logits
-        hidden[part["documents"]] = part_hidden
-        del part_logits, part_hidden
-        release(logits)  # written pages leave this process (flushed to the file first)
-        release(hidden)
+        for key, out in (("logits", logits), ("hidden", hidden)):
+            for start, block in npz_row_blocks(part["path"], key):
+                out[part["documents"][start : start + len(block)]] = block
+                release(out)  # written pages leave this process (flushed to the file first)
     metas = [json.loads(str(part["meta"])) for part in loaded]
     meta = {**metas[0], "extraction": combine_extraction_stats([m["extraction"] for m in metas])}
     return logits, hidden, meta

@@ -25,7 +25,7 @@ def test_the_documents_hold_tables_from_the_committed_csvs():
         for match in TABLE.finditer(path.read_text(encoding="utf-8")):
             sources.add(yaml.safe_load(match["spec"])["source"])
     assert {"reports/ablations/loss.csv",
-            "reports/ablations/bbc_window.csv", "reports/paper-small/stackoverflow/metrics.csv"} <= sources
+            "reports/ablations/bbc_window.csv", "reports/paper-small/paper/stackoverflow/metrics.csv"} <= sources
     assert all((REPO / source).exists() for source in sources)
 
 

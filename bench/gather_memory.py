@@ -21,12 +21,10 @@ import sys
 import time
 from pathlib import Path
 
-STATS = {"documents": 0, "unique_prompts": 0, "prompt_tokens": 0, "tokens_computed_this_run": 0,
-         "seconds_computing": 0.0, "shards_total": 0, "shards_resumed": 0, "head_check_max_abs_error": None}
-
-
 def write_parts(workdir: Path, documents: int, parts: int, vocabulary: int, width: int) -> None:
     import numpy as np
+
+    from softtopic.lm import ExtractionStats
 
     rng = np.random.default_rng(0)
     owners = rng.integers(0, parts, size=documents)
@@ -35,7 +33,7 @@ def write_parts(workdir: Path, documents: int, parts: int, vocabulary: int, widt
         np.savez(workdir / f"{part + 1}-of-{parts}.npz", documents=rows, total_documents=documents,
                  logits=rng.standard_normal((len(rows), vocabulary), dtype=np.float32),
                  hidden=rng.standard_normal((len(rows), width), dtype=np.float32),
-                 meta=json.dumps({"extraction": STATS}))
+                 meta=json.dumps({"extraction": ExtractionStats().as_dict()}))
 
 
 def whole_parts(paths, logits_path, hidden_path) -> None:

@@ -39,7 +39,6 @@ def release(array: np.ndarray) -> None:
     mapping.madvise(mmap.MADV_DONTNEED)
 
 
-
 @contextmanager
 def _npy_member(path: str | Path, key: str) -> Iterator[tuple]:
     """Array `key` of the .npz at `path` as (stream after its .npy header, shape, dtype)."""

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATASETS = Path(os.environ.get("SOFTTOPIC_SHARED_DATASETS", REPO.parent / "shared" / "datasets"))
+# the shared material beside the repository (SPEC.md, datasets/); SOFTTOPIC_SHARED names it elsewhere
+SHARED = Path(os.environ.get("SOFTTOPIC_SHARED", REPO.parent / "shared"))
+SHARED_DATASETS = Path(os.environ.get("SOFTTOPIC_SHARED_DATASETS", SHARED / "datasets"))
 
 
 @pytest.fixture(scope="session")

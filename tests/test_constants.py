@@ -11,16 +11,17 @@ import pytest
 import yaml
 from scipy.stats import ttest_ind
 
-from conftest import REPO
+from conftest import REPO, SHARED
 
-SPEC = (REPO.parent / "shared" / "SPEC.md").read_text() if (REPO.parent / "shared" / "SPEC.md").exists() else None
+SPEC = (SHARED / "SPEC.md").read_text() if (SHARED / "SPEC.md").exists() else None
 SCHEMA = yaml.safe_load((REPO / "config" / "schema.yaml").read_text())
 
 
 def spec(pattern: str) -> str:
     """The first group of `pattern` in SPEC.md (the method/metrics spec beside the repository)."""
     if SPEC is None:
-        pytest.fail("../shared/SPEC.md (the spec beside the repository) is missing", pytrace=False)
+        pytest.fail(f"{SHARED / 'SPEC.md'} (the spec) is missing: put the shared material at ../shared beside the "
+                    "repository, or set SOFTTOPIC_SHARED to its folder", pytrace=False)
     found = re.search(pattern, SPEC)
     assert found, f"SPEC.md no longer says {pattern!r}"
     return found.group(1)
